@@ -1,0 +1,3 @@
+from r2rec_bench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Write a whole output directory or nothing: build in a sibling temp dir, then rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield an empty staging directory that replaces ``target`` only if the block succeeds.
+
+    On any failure (an exception or Ctrl-C) the staging directory and any parent directories
+    this call created are removed, so no half-written output is ever left behind.
+    """
+    target = Path(target).absolute()
+    created_parents = []
+    parent = target.parent
+    while not parent.exists():
+        created_parents.append(parent)
+        parent = parent.parent
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    os.chmod(staging, 0o755)
+    try:
+        yield staging
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.rename(target, retired / "old")
+            os.rename(staging, target)
+            shutil.rmtree(retired)
+        else:
+            os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for directory in created_parents:  # innermost first
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+        raise

