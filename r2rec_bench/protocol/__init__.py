@@ -1,6 +1,6 @@
 """The evaluation protocol of DESIGN.md §4: RawLog in, ProtocolOutput out."""
 
-from r2rec_bench.protocol.pipeline import run_protocol
+from r2rec_bench.protocol.pipeline import run_protocol, training_targets
 from r2rec_bench.protocol.types import (
     EvalSplit,
     ProtocolCatalog,
@@ -20,4 +20,5 @@ __all__ = [
     "TitleChange",
     "TrainLog",
     "run_protocol",
+    "training_targets",
 ]

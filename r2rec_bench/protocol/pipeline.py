@@ -25,7 +25,8 @@ from r2rec_bench.protocol.types import (
 from r2rec_bench.sources.types import RawLog
 
 _SPACES = re.compile(r"\s+")
-VALIDATION_STREAM, TEST_STREAM = 1, 2  # seed-sequence keys: each split draws independently
+# Seed-sequence keys: each split draws its candidates from its own independent stream.
+VALIDATION_STREAM, TEST_STREAM, TRAINING_STREAM = 1, 2, 3
 
 
 def _count(step: str, users: np.ndarray, items: np.ndarray) -> StepCount:
@@ -99,7 +100,6 @@ def _disambiguate_titles(titles: list[str], item_ids: np.ndarray) -> list[TitleC
 
 
 def _eval_split(
-    name: str,
     user_starts: np.ndarray,
     user_lengths: np.ndarray,
     target_offset: int,
@@ -123,6 +123,41 @@ def _eval_split(
         items[positions],
         timestamps[positions],
         target_position,
+    )
+
+
+def _split_with_candidates(
+    name: str,
+    params: ProtocolParams,
+    stream: int,
+    users: np.ndarray,
+    history: tuple[np.ndarray, ...],
+    n_items: int,
+    seen_keys: np.ndarray,
+    popularity: np.ndarray,
+) -> EvalSplit:
+    """An EvalSplit from targets and histories, with seeded fixed candidates from ``stream``."""
+    target, target_time, offsets, hist_items, hist_times, _ = history
+    rng = np.random.default_rng(np.random.SeedSequence([params.seed, stream]))
+    negatives = draw_negatives(
+        rng,
+        users,
+        n_items,
+        seen_keys,
+        params.num_candidates - 1,
+        popularity if params.negatives == "popular" else None,
+    )
+    candidates, slots = place_target(rng, negatives, target)
+    return EvalSplit(
+        name=name,
+        user=users.astype(np.int32),
+        target=target.astype(np.int32),
+        target_timestamp=target_time,
+        history_offsets=offsets,
+        history_items=hist_items.astype(np.int32),
+        history_timestamps=hist_times,
+        candidates=candidates,
+        target_index=slots,
     )
 
 
@@ -240,29 +275,9 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
         ("validation", 2, VALIDATION_STREAM),
         ("test", 1, TEST_STREAM),
     ):
-        target, target_time, offsets, hist_items, hist_times, _ = _eval_split(
-            name, starts, lengths, offset, items, times, params.history_length
-        )
-        rng = np.random.default_rng(np.random.SeedSequence([params.seed, stream]))
-        negatives = draw_negatives(
-            rng,
-            user_index,
-            n_items,
-            seen_keys,
-            params.num_candidates - 1,
-            popularity if params.negatives == "popular" else None,
-        )
-        candidates, slots = place_target(rng, negatives, target)
-        splits[name] = EvalSplit(
-            name=name,
-            user=user_index,
-            target=target.astype(np.int32),
-            target_timestamp=target_time,
-            history_offsets=offsets,
-            history_items=hist_items.astype(np.int32),
-            history_timestamps=hist_times,
-            candidates=candidates,
-            target_index=slots,
+        history = _eval_split(starts, lengths, offset, items, times, params.history_length)
+        splits[name] = _split_with_candidates(
+            name, params, stream, user_index, history, n_items, seen_keys, popularity
         )
 
     catalog = ProtocolCatalog(
@@ -283,4 +298,45 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
         steps=steps,
         title_changes=title_changes,
         seen_keys=seen_keys,
+    )
+
+
+def training_targets(output: ProtocolOutput, per_user: int) -> EvalSplit:
+    """Each user's last ``per_user`` training interactions as targets, with histories and
+    candidates built exactly like the evaluation splits' (for the `sft` and `rl` configs).
+
+    Only training interactions are used: a history is the training items before the target,
+    so no validation or test target can appear in it. A target needs at least one history
+    item, so a user with ``n`` training interactions gives ``min(per_user, n - 1)`` targets.
+    """
+    if per_user < 1:
+        raise UserError("training targets per user must be at least 1")
+    train, params = output.train, output.params
+    n_users = len(output.user_id)
+    lengths = np.bincount(train.user, minlength=n_users)
+    starts = np.zeros(n_users, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    counts = np.minimum(per_user, np.maximum(lengths - 1, 0))
+    # Row r of user u targets position len - k with k = counts[u] .. 1 (oldest target first).
+    row_user = np.repeat(np.arange(n_users), counts)
+    first_row = np.zeros(n_users, dtype=np.int64)
+    np.cumsum(counts[:-1], out=first_row[1:])
+    offset_from_end = counts[row_user] - (np.arange(len(row_user)) - first_row[row_user])
+    history = _eval_split(
+        starts[row_user],
+        lengths[row_user],
+        offset_from_end,
+        train.item,
+        train.timestamp,
+        params.history_length,
+    )
+    return _split_with_candidates(
+        "train",
+        params,
+        TRAINING_STREAM,
+        row_user.astype(np.int32),
+        history,
+        len(output.catalog),
+        output.seen_keys,
+        output.catalog.train_popularity,
     )

@@ -100,7 +100,11 @@ class TrainLog:
 
 @dataclass(frozen=True)
 class EvalSplit:
-    """One row per user: the target, the history before it and the fixed candidate list."""
+    """One row per example: the target, the history before it and the fixed candidate list.
+
+    The validation and test splits have one row per user; training targets (for the `sft` and
+    `rl` configs) may have several rows per user, in (user, time) order.
+    """
 
     name: str
     user: np.ndarray  # int32 user codes, ascending

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +17,18 @@ from r2rec_bench.errors import UserError, at
 from r2rec_bench.hashing import sha256_file
 
 __all__ = [
+    "numbered_lines",
     "open_text",
+    "optional_text",
     "parse_numbers",
+    "parse_price",
     "read_delimited",
     "require_file",
     "sha256_file",
+    "show",
     "split_column",
+    "string_list",
+    "text_field",
 ]
 
 
@@ -81,7 +90,8 @@ def read_delimited(
         raise UserError(f"{path}: the file is empty; check that it is the right file") from None
     except pd.errors.ParserError as exc:
         raise UserError(
-            f"{path}: {exc}; expected {expected} {separator_name}-separated fields per line "
+            f"{path}: {str(exc).strip()}; expected {expected} {separator_name}-separated fields "
+            f"per line "
             f"({', '.join(columns)})"
         ) from None
     except UnicodeDecodeError as exc:
@@ -109,11 +119,11 @@ def parse_numbers(
     field_label: str | None = None,
 ) -> np.ndarray:
     """Convert a string column to int64 or float64, naming the first bad line if any."""
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = np.flatnonzero(values.isna().to_numpy())
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
     if integer and not len(bad):
-        fractional = np.flatnonzero(values.to_numpy() % 1 != 0)
-        bad = fractional
+        # Whole numbers only, and within int64: "978300760e15" parses but is no timestamp.
+        bad = np.flatnonzero((values % 1 != 0) | (np.abs(values) >= 2.0**63))
     if len(bad):
         row = int(bad[0])
         label = field_label or column
@@ -122,10 +132,71 @@ def parse_numbers(
             f"{at(path, header_lines + row + 1)}: field {label!r} is "
             f"{frame[column].iloc[row]!r}, not {kind}; fix or remove that line"
         )
-    array = values.to_numpy()
-    return array.astype(np.int64) if integer else array.astype(np.float64)
+    return values.astype(np.int64) if integer else values
 
 
 def split_column(values, separator: str) -> list[list[str]]:
     """Split each string of a column into a list, dropping empty parts."""
     return [[part for part in value.split(separator) if part] for value in values]
+
+
+def numbered_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a plain or gzip-compressed text file, numbered from 1.
+
+    Decoding and decompression errors become a UserError naming the file.
+    """
+    number = 0
+    try:
+        with open_text(path, encoding) as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.isspace():
+                    yield number, line
+    except UnicodeDecodeError:
+        raise UserError(
+            f"{path}: invalid {encoding} after line {number}; is this the right file?"
+        ) from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(f"{path}: cannot be read ({exc}); download the file again") from None
+
+
+def show(value: object, limit: int = 40) -> str:
+    """A value's repr cut to ``limit`` characters, for one-line error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def text_field(record: dict, key: str, where: str) -> str | None:
+    """``record[key]`` as a string, None when absent, null or empty."""
+    value = record.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise UserError(f"{where}: field {key!r} is {show(value)}, not a string; fix that line")
+    return value
+
+
+def optional_text(value: object) -> str | None:
+    """An attribute string, stripped; None for anything else (attributes are best effort)."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return None
+
+
+def string_list(value: object) -> list[str]:
+    """An attribute list of strings, stripped; other elements and other values are dropped."""
+    if not isinstance(value, list):
+        return []
+    return [part.strip() for part in value if isinstance(part, str) and part.strip()]
+
+
+def parse_price(value: object) -> float | None:
+    """A price as a float: a number, or a string such as ``"$12.99"``; None otherwise."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().lstrip("$").replace(",", ""))
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None

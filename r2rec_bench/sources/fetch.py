@@ -45,6 +45,18 @@ class Download:
     description: str = ""
 
 
+# The categories of Amazon Reviews 2023 as its files name them.
+AMAZON_2023_CATEGORIES = (
+    "All_Beauty", "Amazon_Fashion", "Appliances", "Arts_Crafts_and_Sewing", "Automotive",
+    "Baby_Products", "Beauty_and_Personal_Care", "Books", "CDs_and_Vinyl",
+    "Cell_Phones_and_Accessories", "Clothing_Shoes_and_Jewelry", "Digital_Music", "Electronics",
+    "Gift_Cards", "Grocery_and_Gourmet_Food", "Handmade_Products", "Health_and_Household",
+    "Health_and_Personal_Care", "Home_and_Kitchen", "Industrial_and_Scientific", "Kindle_Store",
+    "Magazine_Subscriptions", "Movies_and_TV", "Musical_Instruments", "Office_Products",
+    "Patio_Lawn_and_Garden", "Pet_Supplies", "Software", "Sports_and_Outdoors",
+    "Subscription_Boxes", "Tools_and_Home_Improvement", "Toys_and_Games", "Video_Games",
+    "Unknown",
+)  # fmt: skip
 _GROUPLENS = "https://files.grouplens.org/datasets"
 _UCSD = "https://datarepo.eng.ucsd.edu/mcauley_group/data"
 
@@ -255,8 +267,10 @@ def fetch(
     """Fetch ``name`` into ``raw_dir`` (default: the cache) unless it is already there and
     verifies; returns the folder. ``urls`` replaces the official addresses (a mirror)."""
     source, spec = _resolve(name, source)
-    if name == "amazon-2023" and not category:
-        raise UserError("amazon-2023 needs --category (for example --category All_Beauty)")
+    if name == "amazon-2023" and category not in AMAZON_2023_CATEGORIES:
+        raise UserError(
+            f"amazon-2023 needs --category, one of: {', '.join(AMAZON_2023_CATEGORIES)}"
+        )
     raw_dir = Path(raw_dir) if raw_dir else default_raw_dir(name, category)
     origin = f"{name} {source}"
     if raw_dir.is_dir() and not force:

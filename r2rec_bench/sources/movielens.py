@@ -8,6 +8,7 @@ no genre).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -166,20 +167,21 @@ def read_ml100k(raw_dir: Path) -> RawLog:
 
 ML1M_HINT = "run `r2rec-bench data fetch ml-1m` or pass --raw-dir to the unzipped ml-1m folder"
 CSV_HINT = (
-    "run `r2rec-bench data fetch ml-25m` (or ml-20m, ml-32m, ml-latest-small) or pass "
-    "--raw-dir to the unzipped folder"
+    "run `r2rec-bench data fetch ml-25m` (or ml-20m, ml-32m, ml-latest, ml-latest-small) or "
+    "pass --raw-dir to the unzipped folder"
 )
 RATINGS_CSV_COLUMNS = {"userId": "user_id", "movieId": "item_id", "rating": "rating",
                        "timestamp": "timestamp"}  # fmt: skip
 MOVIES_CSV_COLUMNS = {"movieId": "item_id", "title": "title", "genres": "genres"}
 NO_GENRES = "(no genres listed)"
+TEXT_CHUNK_ROWS = 1 << 20  # lines per chunk when ratings.csv is re-read as text
 
 
-def _movielens_catalog(items, genre_separator: str = "|") -> Catalog:
-    """Catalog from ``item_id``, ``title`` and ``genres`` string columns."""
+def _movielens_catalog(items) -> Catalog:
+    """Catalog from ``item_id``, ``title`` and '|'-separated ``genres`` string columns."""
     titles = [title.strip() for title in items["title"]]
     genres = [
-        [genre for genre in value.split(genre_separator) if genre and genre != NO_GENRES]
+        [genre for genre in value.split("|") if genre and genre != NO_GENRES]
         for value in items["genres"]
     ]
     return Catalog(
@@ -203,8 +205,6 @@ def read_ml1m(raw_dir: Path) -> RawLog:
     # GroupLens wrote every ml-1m file in latin-1; reading ratings.dat the same way means a
     # stray byte surfaces as a bad field with its line number rather than a decode error.
     ratings = read_delimited(ratings_path, sep="::", columns=columns, encoding="latin-1")
-    if ratings.empty:
-        raise UserError(f"{ratings_path}: no rating in the file; is this ml-1m's ratings.dat?")
     for column in ("user_id", "item_id"):
         parse_numbers(ratings, column, ratings_path, integer=True)
     movies = read_delimited(
@@ -232,35 +232,65 @@ def read_ml1m(raw_dir: Path) -> RawLog:
     )
 
 
-def _csv_header(path: Path, wanted: dict[str, str]) -> None:
-    """Check that a MovieLens CSV starts with a header naming ``wanted``'s columns."""
+def _movielens_csv_chunks(
+    path: Path, wanted: dict[str, str], dtype, chunksize: int | None = None
+) -> Iterator[tuple[int, pd.DataFrame]]:
+    """A GroupLens CSV whose header is exactly ``wanted``'s keys, as (number of data lines
+    before the chunk, chunk) pairs; a single chunk unless ``chunksize`` is given. Columns are
+    renamed to ``wanted``'s values; ``dtype`` is one type or a dict from those names to types.
+
+    The header is checked here and skipped, so that pandas neither takes a surplus field of
+    the first line for an index nor drops one: every line must have the header's fields.
+    """
     try:
         with open_text(path) as handle:
             header = handle.readline().rstrip("\r\n").split(",")
     except UnicodeDecodeError:
         header = []
-    missing = [name for name in wanted if name not in header]
-    if missing:
+    if header != list(wanted):
         raise UserError(
-            f"{at(path, 1)}: header lacks column(s) {', '.join(missing)}; expected the "
-            f"GroupLens header {','.join(wanted)}"
+            f"{at(path, 1)}: header is {','.join(header)[:60]!r}, expected the GroupLens "
+            f"header {','.join(wanted)!r}; is this the right file?"
         )
-
-
-def _read_movielens_csv(path: Path, wanted: dict[str, str], dtype) -> pd.DataFrame:
+    names = list(wanted.values())
+    if isinstance(dtype, dict):
+        dtype = {position: dtype[name] for position, name in enumerate(names)}
     try:
-        frame = pd.read_csv(
-            path, usecols=list(wanted), dtype=dtype, engine="c", keep_default_na=False
+        reader = pd.read_csv(
+            path,
+            header=None,
+            skiprows=1,
+            dtype=dtype,
+            engine="c",
+            keep_default_na=False,
+            chunksize=chunksize,
         )
+        offset = 0
+        try:
+            for frame in [reader] if chunksize is None else reader:
+                if frame.shape[1] != len(names):
+                    raise UserError(
+                        f"{at(path, offset + 2)}: {frame.shape[1]} comma-separated fields, "
+                        f"expected {len(names)} ({','.join(wanted)}); is this the right file?"
+                    )
+                frame.columns = names
+                yield offset, frame
+                offset += len(frame)
+        finally:
+            # A caller that stops at a bad line leaves the chunk reader's file open otherwise.
+            if chunksize is not None:
+                reader.close()
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: nothing after the header; is the file complete?") from None
     except pd.errors.ParserError as exc:
         raise UserError(
-            f"{path}: {exc}; expected comma-separated fields {','.join(wanted)} with quoted titles"
+            f"{path}: {str(exc).strip()}; expected comma-separated fields {','.join(wanted)} "
+            f"with quoted titles"
         ) from None
     except UnicodeDecodeError as exc:
         raise UserError(
             f"{path}: byte {exc.start} is not valid UTF-8; is this the right file?"
         ) from None
-    return frame.rename(columns=wanted)
 
 
 def _ids_as_strings(values: np.ndarray) -> np.ndarray:
@@ -276,31 +306,39 @@ def read_movielens_csv(raw_dir: Path) -> RawLog:
     "(no genres listed)" for none). Titles are stripped; some have no year."""
     ratings_path = require_file(raw_dir, "ratings.csv", hint=CSV_HINT)
     movies_path = require_file(raw_dir, "movies.csv", hint=CSV_HINT)
-    _csv_header(ratings_path, RATINGS_CSV_COLUMNS)
-    _csv_header(movies_path, MOVIES_CSV_COLUMNS)
-    numeric = {"userId": np.int64, "movieId": np.int64, "rating": np.float64,
+    numeric = {"user_id": np.int64, "item_id": np.int64, "rating": np.float64,
                "timestamp": np.int64}  # fmt: skip
     try:
-        ratings = _read_movielens_csv(ratings_path, RATINGS_CSV_COLUMNS, numeric)
-        user_id, item_id = ratings["user_id"].to_numpy(), ratings["item_id"].to_numpy()
-        timestamp, rating = ratings["timestamp"].to_numpy(), ratings["rating"].to_numpy()
+        _, ratings = next(_movielens_csv_chunks(ratings_path, RATINGS_CSV_COLUMNS, numeric))
+        columns = {name: ratings[name].to_numpy() for name in numeric}
     except (ValueError, OverflowError):
-        # The fast typed read only says that some value is bad: re-read as text to name it.
-        ratings = _read_movielens_csv(ratings_path, RATINGS_CSV_COLUMNS, str)
-        user_id, item_id, timestamp = (
-            parse_numbers(ratings, column, ratings_path, header_lines=1, integer=True)
-            for column in ("user_id", "item_id", "timestamp")
-        )
-        rating = parse_numbers(ratings, "rating", ratings_path, header_lines=1, integer=False)
-    if not len(ratings):
-        raise UserError(f"{ratings_path}: no rating after the header; is this the right file?")
-    movies = _read_movielens_csv(movies_path, MOVIES_CSV_COLUMNS, str)
+        # The typed read only says that some value is bad. Re-read as text in chunks (ml-32m
+        # as Python strings would take gigabytes); a chunk that numpy cannot cast goes
+        # through parse_numbers, which accepts what GroupLens could mean and names the line.
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in numeric}
+        chunks = _movielens_csv_chunks(ratings_path, RATINGS_CSV_COLUMNS, object, TEXT_CHUNK_ROWS)
+        for offset, chunk in chunks:
+            for name, part in parts.items():
+                try:
+                    part.append(chunk[name].to_numpy().astype(numeric[name]))
+                except (ValueError, OverflowError):
+                    part.append(
+                        parse_numbers(
+                            chunk,
+                            name,
+                            ratings_path,
+                            header_lines=1 + offset,
+                            integer=name != "rating",
+                        )
+                    )
+        columns = {name: np.concatenate(part) for name, part in parts.items()}
+    _, movies = next(_movielens_csv_chunks(movies_path, MOVIES_CSV_COLUMNS, str))
     parse_numbers(movies, "item_id", movies_path, header_lines=1, integer=True)
     interactions = Interactions(
-        user_id=_ids_as_strings(user_id),
-        item_id=_ids_as_strings(item_id),
-        timestamp=timestamp.astype(np.int64),
-        rating=rating.astype(np.float64),
+        user_id=_ids_as_strings(columns["user_id"]),
+        item_id=_ids_as_strings(columns["item_id"]),
+        timestamp=columns["timestamp"].astype(np.int64),
+        rating=columns["rating"].astype(np.float64),
     )
     return RawLog(
         source="movielens-csv/grouplens",
