@@ -77,6 +77,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+# Stages that add their own subcommands: each module has ``register(subcommands)`` and keeps
+# its heavy imports inside the handlers, so that importing it for ``--help`` stays cheap.
+COMMAND_MODULES: tuple[str, ...] = ("r2rec_bench.harness.commands",)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="r2rec-bench",
@@ -137,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--private", action="store_true")
     publish.add_argument("--dry-run", action="store_true", help="print the plan, upload nothing")
     publish.set_defaults(handler=cmd_publish)
+
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Language-model access shared by the teachers and the harness backends."""

@@ -1,0 +1,146 @@
+"""A small client for OpenAI-compatible servers (vLLM, SGLang, TGI, llama.cpp, hosted APIs).
+
+Written here rather than taken from the ``openai`` package because the benchmark needs exact
+control of what is retried (429, 5xx, time-outs, dropped connections, with backoff and
+``Retry-After``), of concurrency, and of how failures become one-line errors, over plain
+HTTP that every such server speaks; ``httpx`` does the HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from r2rec_bench.errors import UserError
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class EndpointError(UserError):
+    """The endpoint kept failing (or refused the request); the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None
+
+
+class OpenAICompatibleClient:
+    """Chat and text completions with retries and bounded concurrency.
+
+    ``base_url`` is the server's API root, e.g. ``http://127.0.0.1:8000/v1``. The API key
+    comes from ``api_key`` or ``$OPENAI_API_KEY`` and is never logged or stored.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 6,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        concurrency: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.concurrency = max(1, concurrency)
+        self._sleep = sleep
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.Client(
+            timeout=timeout,
+            headers=headers,
+            limits=httpx.Limits(max_connections=self.concurrency),
+        )
+        self._lock = threading.Lock()
+        self.requests_sent = 0
+        self.retries = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _post(self, path: str, payload: dict) -> dict:
+        import httpx
+
+        url = f"{self.base_url}/{path}"
+        last_problem = ""
+        for attempt in range(self.max_retries + 1):
+            wait = min(self.max_backoff, self.backoff * 2**attempt)
+            try:
+                with self._lock:
+                    self.requests_sent += 1
+                response = self._http.post(url, json=payload)
+            except httpx.TimeoutException:
+                last_problem = "timed out"
+            except httpx.TransportError as exc:
+                last_problem = f"connection failed ({type(exc).__name__})"
+            else:
+                if response.status_code < 300:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        last_problem = "answered with a body that is not JSON"
+                elif response.status_code in RETRY_STATUS:
+                    last_problem = f"answered HTTP {response.status_code}"
+                    retry_after = response.headers.get("Retry-After", "")
+                    if retry_after.replace(".", "", 1).isdigit():
+                        wait = min(self.max_backoff, float(retry_after))
+                else:
+                    detail = response.text.strip().replace("\n", " ")[:200]
+                    raise EndpointError(
+                        f"{url}: HTTP {response.status_code} {detail}; check --model and --base-url"
+                    )
+            if attempt < self.max_retries:
+                with self._lock:
+                    self.retries += 1
+                self._sleep(wait)
+        raise EndpointError(
+            f"{url}: {last_problem} on all {self.max_retries + 1} attempts; check that the "
+            f"server is up and reachable at --base-url"
+        )
+
+    def chat(self, messages: list[dict], **params: Any) -> ChatResult:
+        body = self._post("chat/completions", {"model": self.model, "messages": messages, **params})
+        try:
+            choice = body["choices"][0]
+            usage = body.get("usage") or {}
+            return ChatResult(
+                text=choice["message"].get("content") or "",
+                prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                completion_tokens=int(usage.get("completion_tokens", 0)),
+                finish_reason=choice.get("finish_reason"),
+            )
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise EndpointError(
+                f"{self.base_url}/chat/completions: the answer is not an OpenAI chat completion"
+            ) from None
+
+    def complete(self, prompt: str, **params: Any) -> dict:
+        """Raw text-completion response (used for prompt log-probabilities)."""
+        return self._post("completions", {"model": self.model, "prompt": prompt, **params})
+
+    def map(self, function: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """``function`` over ``items`` with at most ``concurrency`` requests in flight, results
+        in input order; the first exception propagates after in-flight calls finish."""
+        items = list(items)
+        if self.concurrency == 1 or len(items) <= 1:
+            return [function(item) for item in items]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(function, items))
