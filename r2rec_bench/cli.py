@@ -22,10 +22,26 @@ def _print_json(payload) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from r2rec_bench.build import build
+    from r2rec_bench.shards import parse_shard
 
     path, manifest = build(
-        args.builder, out=args.out, raw_dir=args.raw_dir, seed=args.seed, quiet=args.quiet
+        args.builder,
+        out=args.out,
+        raw_dir=args.raw_dir,
+        seed=args.seed,
+        teacher=args.teacher,
+        base_url=args.base_url,
+        concurrency=args.concurrency,
+        shard=parse_shard(args.shard) if args.shard else None,
+        merge_shards=args.merge_shards,
+        quiet=args.quiet,
     )
+    if args.shard:
+        if args.json:
+            _print_json({"path": str(path), **manifest})
+        elif not args.quiet:
+            print(f"shard {args.shard}: {manifest['traces']:,} traces in {path}")
+        return 0
     if args.json:
         _print_json({"path": str(path), **manifest})
     elif not args.quiet:
@@ -105,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, help="output directory (default: out/<builder>)")
     build.add_argument("--raw-dir", type=Path, help="folder of raw files (default: the cache)")
     build.add_argument("--seed", type=int, help="override the builder's sampling seed")
+    build.add_argument("--teacher", help="template (default), hf:<model> or openai:<model>")
+    build.add_argument("--base-url", help="API root of the openai teacher's server")
+    build.add_argument("--concurrency", type=int, default=8,
+                       help="requests in flight for an openai teacher (default 8)")  # fmt: skip
+    shards = build.add_mutually_exclusive_group()
+    shards.add_argument("--shard", metavar="I/N",
+                        help="build only shard I of N of the traces, beside --out")  # fmt: skip
+    shards.add_argument("--merge-shards", type=int, metavar="N",
+                        help="merge the N stored shards into the dataset")  # fmt: skip
     output_flags(build)
     build.set_defaults(handler=cmd_build)
 

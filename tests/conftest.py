@@ -43,6 +43,23 @@ def raw_copy(ml100k_raw, tmp_path) -> Path:
     return target
 
 
+def load_config(root: Path, config: str, split: str):
+    """``datasets.load_dataset`` on a build directory, read from its current files.
+
+    datasets keys its cache of a local directory by the directory's name and configs, not by
+    the files' contents, so a rebuilt directory of the same name would be served stale; a
+    cache directory named after the dataset's content fingerprint cannot be.
+    """
+    import json
+
+    from datasets import load_dataset
+
+    root = Path(root)
+    fingerprint = json.loads((root / "MANIFEST.json").read_text())["fingerprint"]
+    cache = root.parent / f".hf-datasets-{fingerprint[:16]}"
+    return load_dataset(str(root), config, split=split, cache_dir=str(cache))
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed console script, as a user would."""
     script = Path(sys.executable).with_name("r2rec-bench")

@@ -88,10 +88,10 @@ extra_gated_prompt: Agree to the MovieLens terms.
 configs:
 - config_name: eval
   data_files: old/eval-*.parquet
-- config_name: sft
+- config_name: dpo
   data_files:
   - split: train
-    path: sft/train-*.parquet
+    path: dpo/train-*.parquet
 ---
 
 # An older card body
@@ -150,7 +150,7 @@ def test_publish_creates_repo_and_makes_one_commit(
     assert {op.path_in_repo: op.upload_info.sha256.hex() for op in operations} == {
         f.path: f.sha256 for f in plan.files
     }
-    assert len(operations) == len(plan.files) == 6
+    assert len(operations) == len(plan.files) == 9  # 7 Parquet files, the card, the manifest
     # Without a remote card ours goes up byte for byte.
     assert plan.card == (built / "README.md").read_text(encoding="utf-8")
     assert plan.repo_exists is False and plan.commit_url == "https://hub.example/commit/1"
@@ -165,8 +165,8 @@ def test_publish_merges_the_remote_card(built: Path, tmp_path: Path) -> None:
     [card_op] = [op for op in kwargs["operations"] if op.path_in_repo == "README.md"]
     assert card_op.path_or_fileobj == plan.card.encode("utf-8")
     names = [c["config_name"] for c in front_matter(plan.card)["configs"]]
-    assert names == ["items", "interactions", "eval", "sft"]
-    assert "kept its configs: sft" in plan.card_note
+    assert names == ["items", "interactions", "eval", "sft", "rl", "dpo"]
+    assert "kept its configs: dpo" in plan.card_note
     assert plan.repo_exists is True
 
 
@@ -197,7 +197,7 @@ def test_merge_card_keeps_remote_only_configs_and_keys(built: Path) -> None:
     data = front_matter(merged)
     configs = {c["config_name"]: c for c in data["configs"]}
 
-    assert configs["sft"]["data_files"] == [{"split": "train", "path": "sft/train-*.parquet"}]
+    assert configs["dpo"]["data_files"] == [{"split": "train", "path": "dpo/train-*.parquet"}]
     assert configs["eval"] == {c["config_name"]: c for c in front_matter(ours)["configs"]}["eval"]
     assert data["extra_gated_prompt"] == "Agree to the MovieLens terms."
     assert data["license"] == front_matter(ours)["license"]
@@ -268,6 +268,9 @@ def test_dataset_info_local(built: Path) -> None:
         ("interactions", "train"),
         ("eval", "validation"),
         ("eval", "test"),
+        ("sft", "train"),
+        ("sft", "validation"),
+        ("rl", "train"),
     }
     assert info["source"]["name"] == "MovieLens-100K"
     json.dumps(info)  # the CLI's --json prints it as is

@@ -6,23 +6,21 @@ import json
 
 import numpy as np
 import pytest
-from datasets import load_dataset
 from scipy.stats import chisquare
 
 from r2rec_bench.protocol import ProtocolParams, run_protocol
 from r2rec_bench.sources import read_source
+from tests.conftest import load_config
 
 
 @pytest.fixture(scope="module")
 def splits(ml100k_build):
-    return {
-        name: load_dataset(str(ml100k_build), "eval", split=name) for name in ("validation", "test")
-    }
+    return {name: load_config(ml100k_build, "eval", name) for name in ("validation", "test")}
 
 
 @pytest.fixture(scope="module")
 def train(ml100k_build):
-    return load_dataset(str(ml100k_build), "interactions", split="train").to_pandas()
+    return load_config(ml100k_build, "interactions", "train").to_pandas()
 
 
 def test_every_user_is_evaluated_once(splits):
@@ -84,7 +82,7 @@ def test_target_slot_is_uniform_over_the_twenty_positions(splits):
 
 
 def test_titles_are_unique_and_prompts_quote_them(ml100k_build, splits):
-    catalog = load_dataset(str(ml100k_build), "items", split="catalog")
+    catalog = load_config(ml100k_build, "items", "catalog")
     assert len(set(catalog["title"])) == catalog.num_rows == 1341
     row = splits["test"][0]
     user_message = row["prompt"][-1]["content"]

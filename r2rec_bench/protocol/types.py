@@ -122,6 +122,26 @@ class EvalSplit:
     def history(self, row: int) -> np.ndarray:
         return self.history_items[self.history_offsets[row] : self.history_offsets[row + 1]]
 
+    def take(self, rows: np.ndarray) -> EvalSplit:
+        """The same split restricted to ``rows`` (in that order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        sizes = np.diff(self.history_offsets)[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        starts = np.repeat(self.history_offsets[rows], sizes)
+        positions = starts + np.arange(offsets[-1]) - np.repeat(offsets[:-1], sizes)
+        return EvalSplit(
+            name=self.name,
+            user=self.user[rows],
+            target=self.target[rows],
+            target_timestamp=self.target_timestamp[rows],
+            history_offsets=offsets,
+            history_items=self.history_items[positions],
+            history_timestamps=self.history_timestamps[positions],
+            candidates=self.candidates[rows],
+            target_index=self.target_index[rows],
+        )
+
 
 @dataclass(frozen=True)
 class ProtocolOutput:

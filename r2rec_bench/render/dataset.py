@@ -35,7 +35,20 @@ _DESCRIPTIONS = {
     ("interactions", "train"): "a training interaction: user, item, timestamp, rating",
     ("eval", "validation"): "a user: history, 20 candidates, target (2nd-to-last), prompt",
     ("eval", "test"): "a user: history, 20 candidates, target (last), prompt",
+    ("sft", "train"): "a training example: chat messages with the reasoning trace, chains, "
+    "thoughts, quality",
+    ("sft", "validation"): "the same, for held-out users (monitoring SFT)",
+    ("rl", "train"): "a training example: prompt, candidates and gold target for GRPO",
 }
+
+
+@dataclass(frozen=True)
+class ExtraConfig:
+    """A config made by a later stage (the `sft` and `rl` traces), written like the others."""
+
+    config: str
+    split: str
+    table: pa.Table
 
 
 def _type_name(arrow_type: pa.DataType) -> str:
@@ -82,6 +95,7 @@ def render_card(
     configs: list[ConfigFile],
     fingerprint: str,
     example_prompt: str,
+    iot: dict | None,
 ) -> None:
     from huggingface_hub import DatasetCard
 
@@ -106,17 +120,30 @@ def render_card(
         config_rows=configs,
         schemas=schemas,
         example_prompt=example_prompt,
+        iot=iot,
     )
     (root / CARD).write_text(str(card) + "\n", encoding="utf-8")
 
 
-def write_dataset(root: Path, spec, output: ProtocolOutput, log_meta: dict, progress) -> dict:
-    """Write every config, the card and the manifest into ``root``; returns the manifest."""
+def write_dataset(
+    root: Path,
+    spec,
+    output: ProtocolOutput,
+    log_meta: dict,
+    progress,
+    extra: list[ExtraConfig] = (),
+    iot: dict | None = None,
+) -> dict:
+    """Write every config, the card and the manifest into ``root``; returns the manifest.
+
+    ``extra`` holds the configs of later stages; ``iot`` their statistics for the card.
+    """
     plan = [
         ("items", "catalog", lambda: items_table(output)),
         ("interactions", "train", lambda: interactions_table(output)),
         ("eval", "validation", lambda: eval_table(output, output.validation, spec.prompt)),
         ("eval", "test", lambda: eval_table(output, output.test, spec.prompt)),
+        *((e.config, e.split, lambda e=e: e.table) for e in extra),
     ]
     configs = []
     for config, split, make in plan:
@@ -132,7 +159,7 @@ def write_dataset(root: Path, spec, output: ProtocolOutput, log_meta: dict, prog
         progress.update(1)
     data_hashes = {c.path: sha256_file(root / c.path) for c in configs}
     fingerprint = dataset_fingerprint(data_hashes)
-    render_card(root, spec, output, log_meta, configs, fingerprint, example_prompt)
+    render_card(root, spec, output, log_meta, configs, fingerprint, example_prompt, iot)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "dataset": spec.name,
@@ -155,6 +182,7 @@ def write_dataset(root: Path, spec, output: ProtocolOutput, log_meta: dict, prog
             "train_interactions": len(output.train),
             "steps": [asdict(step) for step in output.steps],
             "title_changes": len(output.title_changes),
+            **({"iot": {k: v for k, v in iot.items() if k != "example"}} if iot else {}),
         },
         "configs": [asdict(c) for c in configs],
         "files": {

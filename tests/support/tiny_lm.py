@@ -149,10 +149,18 @@ def make_llama(
     return LlamaForCausalLM(config).eval()
 
 
-def save_tiny_lm(path: Path, *, hidden: int = 48, layers: int = 2, seed: int = 0) -> Path:
-    """A tokenizer and a random tiny Llama saved to ``path`` (safetensors weights)."""
+def save_tiny_lm(
+    path: Path,
+    *,
+    hidden: int = 48,
+    layers: int = 2,
+    seed: int = 0,
+    corpus: list[str] | None = None,
+) -> Path:
+    """A tokenizer (trained on ``corpus``, default catalog-like text) and a random tiny Llama
+    saved to ``path`` (safetensors weights)."""
     path.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer(_corpus())
+    tokenizer = train_tokenizer(corpus if corpus is not None else _corpus())
     tokenizer.save_pretrained(path)
     model = make_llama(
         len(tokenizer), hidden=hidden, layers=layers, seed=seed,

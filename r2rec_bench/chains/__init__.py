@@ -1,0 +1,1 @@
+"""Chains: interaction paths sampled from the training graph for each training example."""

@@ -1,0 +1,206 @@
+"""The template teacher over every ml-100k training example: deterministic, grounded in exact
+catalog titles, ending at the target, and predicting from what each step shows."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from r2rec_bench.errors import UserError
+from r2rec_bench.protocol import EvalSplit
+from r2rec_bench.render.prompts import PromptStyle
+from r2rec_bench.teacher import build_traces, make_teacher
+from r2rec_bench.teacher.plan import Planner
+from r2rec_bench.teacher.prompting import step_messages
+from tests.support.teacher_driver import dump
+
+STYLE = PromptStyle()
+QUOTED = re.compile(r'"([^"]*)"')
+
+
+@pytest.fixture(scope="module")
+def sampled_traces(ml100k_examples, sampled_chains):
+    output, graph, examples, _ = ml100k_examples
+    return build_traces(make_teacher("template"), output, graph, examples, sampled_chains, STYLE)
+
+
+HAND_ROWS = 300  # hand-walked chains of every shape, and no chain every tenth example
+
+
+@pytest.fixture(scope="module")
+def hand_traces(ml100k_examples):
+    output, graph, examples, chains = ml100k_examples
+    examples = examples.take(np.arange(HAND_ROWS))
+    return build_traces(
+        make_teacher("template"), output, graph, examples, chains[:HAND_ROWS], STYLE
+    )
+
+
+def test_template_teacher_is_deterministic(ml100k_examples, sampled_chains, sampled_traces):
+    output, graph, examples, _ = ml100k_examples
+    again = build_traces(make_teacher("template"), output, graph, examples, sampled_chains, STYLE)
+    assert len(sampled_traces) == len(examples) == 943
+    assert dump(again) == dump(sampled_traces)
+
+
+@pytest.mark.parametrize("which", ["sampled", "hand"])
+def test_thoughts_cite_exact_titles_and_the_last_reaches_the_target(
+    which, request, ml100k_examples, sampled_chains
+):
+    output, graph, examples, hand_chains = ml100k_examples
+    traces = request.getfixturevalue(f"{which}_traces")
+    chains = sampled_chains if which == "sampled" else hand_chains[:HAND_ROWS]
+    assert len(traces) == (len(examples) if which == "sampled" else HAND_ROWS)
+    titles = {title: code for code, title in enumerate(output.catalog.title)}
+    kinds = set()
+    for row, trace in enumerate(traces):
+        assert trace.example == row
+        assert trace.chains == tuple(chains[row])
+        assert trace.attribute_only == (not chains[row])
+        kinds.update(chain.kind for chain in trace.chains)
+        # One step per chain edge; each bridge's edge into the target is the one final step.
+        bridges = sum(c.nodes[-1].code == examples.target[row] for c in trace.chains)
+        assert len(trace.thoughts) == sum(c.steps for c in trace.chains) - bridges + 1
+        chain_edges = {edge for chain in trace.chains for edge in chain.edges}
+        target = int(examples.target[row])
+        for n, thought in enumerate(trace.thoughts):
+            quoted = QUOTED.findall(thought.text)
+            assert thought.text.count('"') % 2 == 0 and "\n" not in thought.text
+            assert quoted and all(title in titles for title in quoted), thought.text
+            assert thought.cited_items == tuple(dict.fromkeys(titles[q] for q in quoted))
+            # The target is named by the final thought only: nothing before gives it away.
+            assert (target in thought.cited_items) == (n == len(trace.thoughts) - 1)
+            if thought.claimed_edge is not None:
+                edge = thought.claimed_edge
+                assert edge in chain_edges
+                assert graph.edge(edge.user, edge.item) == (edge.timestamp, edge.rating)
+        assert f'"{output.catalog.title[target]}"' in trace.thoughts[-1].text
+    # Sampled with two chains per example: a 3-hop bridge fills in where the shown history
+    # gives a single bridge.
+    expected = {"bridge", "bridge3"} if which == "sampled" else {"bridge", "bridge3", "loop"}
+    assert kinds == expected
+    assert 0 < np.mean([t.quality for t in traces]) < 1
+    assert any(t.attribute_only for t in traces) == (which == "hand")
+
+
+def test_every_masked_step_has_exactly_one_right_option(ml100k_examples):
+    output, graph, examples, chains = ml100k_examples
+    planner = Planner(output, graph, STYLE)
+    for row in range(0, len(examples), 3):
+        plan = planner.plan(examples, row, chains[row])
+        for step in plan.steps[:-1]:
+            assert len(set(step.codes)) == len(step.codes) == 5
+            edge = step.edge
+            if step.titles:  # an item reached from edge.user
+                connected = [graph.edge(edge.user, item) is not None for item in step.codes]
+            else:  # a user reached from edge.item
+                connected = [graph.edge(user, edge.item) is not None for user in step.codes]
+            assert connected == [k == step.answer for k in range(5)]
+        final = plan.steps[-1]
+        assert final.codes == tuple(examples.candidates[row])
+        assert final.answer == examples.target_index[row]
+
+
+def test_no_prompt_shows_its_answer_or_a_later_one_before_asking(ml100k_examples):
+    output, graph, examples, chains = ml100k_examples
+    planner = Planner(output, graph, STYLE)
+    titles = output.catalog.title
+    for row in range(0, len(examples), 7):
+        plan = planner.plan(examples, row, chains[row])
+        masked = [step.masked_item for step in plan.steps]
+        for j in range(len(plan.steps)):
+            thoughts = [step.thought for step in plan.steps[:j]]
+            prompt = step_messages(planner, plan, j, thoughts)[1]["content"]
+            shown = prompt.split("is hidden.")[0]  # history and the steps revealed so far
+            for later in masked[j:]:
+                if later is not None and later not in plan.history:
+                    assert f'"{titles[later]}"' not in shown
+            target = f'"{titles[examples.target[row]]}"'
+            assert (target in prompt) == (j == len(plan.steps) - 1)
+            assert prompt.count("Thought ") == j
+
+
+def _with_target(examples: EvalSplit, row: int, slot: int) -> EvalSplit:
+    """The same example with another of its candidates as the target."""
+    target, index = examples.target.copy(), examples.target_index.copy()
+    target[row], index[row] = examples.candidates[row, slot], slot
+    return dataclasses.replace(examples, target=target, target_index=index)
+
+
+def test_the_final_prediction_does_not_depend_on_which_candidate_is_the_target(ml100k_examples):
+    """A loop or no chain at all says nothing about the target, so the template's pick among
+    the candidates must stay the same whichever candidate the answer is."""
+    output, graph, examples, chains = ml100k_examples
+    planner = Planner(output, graph, STYLE)
+    rows = [r for r in range(len(examples)) if not chains[r] or chains[r][0].kind == "loop"]
+    for row in rows[:60]:
+        picks = set()
+        for slot in (0, 7, 13):
+            changed = _with_target(examples, row, slot)
+            final = planner.plan(changed, row, chains[row]).steps[-1]
+            picks.add(final.codes[final.guess])
+        assert len(picks) == 1
+
+
+def _attribute_example(output, examples: EvalSplit, genre: str, target_has_genre: bool):
+    """One hand-made example: a history of ``genre`` films; candidates with exactly one more
+    ``genre`` film; the target is that film or another candidate."""
+    genres = output.catalog.attributes["genres"]
+    with_genre = [i for i, g in enumerate(genres) if g == [genre]]
+    without = [i for i, g in enumerate(genres) if g and genre not in g]
+    history, match = with_genre[:5], with_genre[5]
+    candidates = np.array([without[0], match, without[1], without[2]], dtype=np.int32)
+    slot = 1 if target_has_genre else 2
+    return EvalSplit(
+        name="train",
+        user=examples.user[:1],
+        target=candidates[slot : slot + 1],
+        target_timestamp=examples.target_timestamp[:1],
+        history_offsets=np.array([0, 5]),
+        history_items=np.array(history, dtype=np.int32),
+        history_timestamps=np.arange(5, dtype=np.int64),
+        candidates=candidates[None, :],
+        target_index=np.array([slot], dtype=np.int32),
+    )
+
+
+@pytest.mark.parametrize("target_has_genre", [True, False])
+def test_attribute_only_traces_are_verified_when_attributes_point_at_the_target(
+    ml100k_examples, target_has_genre
+):
+    output, graph, examples, _ = ml100k_examples
+    example = _attribute_example(output, examples, "Horror", target_has_genre)
+    [trace] = build_traces(make_teacher("template"), output, graph, example, [()], STYLE)
+    assert trace.attribute_only and len(trace.thoughts) == 1
+    [thought] = trace.thoughts
+    assert thought.claimed_edge is None
+    assert thought.verified == target_has_genre
+    assert thought.cited_items[0] == example.target[0]
+    assert "Horror (5 of 5)" in thought.text
+
+
+def test_the_template_teacher_needs_neither_torch_nor_an_http_client():
+    code = (
+        "import sys\n"
+        "from r2rec_bench.teacher import build_traces, make_teacher\n"
+        "import r2rec_bench.teacher.llm\n"
+        "make_teacher('template')\n"
+        "heavy = {'torch', 'transformers', 'httpx'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_unknown_teacher_names_are_one_line_user_errors():
+    for spec in ("templat", "openai:", "gpt:x", "hf"):
+        with pytest.raises(UserError) as caught:
+            make_teacher(spec)
+        assert "\n" not in str(caught.value) and "template" in str(caught.value)
+    with pytest.raises(UserError, match="base URL"):
+        make_teacher("openai:some-model")

@@ -1,0 +1,120 @@
+"""The `sft` and `rl` configs of the whole ml-100k-iot build, checked from the published files
+alone: anyone can verify a trace against `interactions/train` this way (issue 3)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from r2rec_bench.build import build
+from r2rec_bench.errors import UserError
+from r2rec_bench.hashing import sha256_file
+from tests.conftest import load_config
+
+QUOTED = re.compile(r'"([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def published(ml100k_build):
+    root = str(ml100k_build)
+    sft = [row for split in ("train", "validation") for row in load_config(root, "sft", split)]
+    return {
+        "sft": sft,
+        "rl": load_config(root, "rl", "train"),
+        "train": load_config(root, "interactions", "train").to_pandas(),
+        "catalog": load_config(root, "items", "catalog"),
+        "eval": {s: load_config(root, "eval", s) for s in ("validation", "test")},
+        "manifest": json.loads((ml100k_build / "MANIFEST.json").read_text()),
+    }
+
+
+def test_every_chain_edge_is_a_training_interaction_visible_to_its_example(published):
+    edges = {
+        (u, i): t
+        for u, i, t in zip(
+            published["train"]["user_id"], published["train"]["item_id"],
+            published["train"]["timestamp"], strict=True,
+        )
+    }  # fmt: skip
+    held_out = {
+        (row["user_id"], row["target"]) for split in published["eval"].values() for row in split
+    }
+    checked = 0
+    for row in published["sft"]:
+        for chain in row["chains"]:
+            assert chain["nodes"][0] == {"kind": "user", "id": row["user_id"], "title": None}
+            for edge in chain["edges"]:
+                pair = (edge["user_id"], edge["item_id"])
+                assert edges.get(pair) == edge["timestamp"], pair
+                assert pair not in held_out
+                if edge["user_id"] == row["user_id"]:
+                    assert edge["timestamp"] < row["target_timestamp"]
+                checked += 1
+    assert checked > 1000
+
+
+def test_thoughts_cite_exact_titles_and_the_answer_is_the_target(published):
+    titles = set(published["catalog"]["title"])
+    by_title = dict(
+        zip(published["catalog"]["title"], published["catalog"]["item_id"], strict=True)
+    )
+    for row in published["sft"]:
+        assistant = row["messages"][-1]
+        assert assistant["role"] == "assistant"
+        assert assistant["content"].endswith(f"<answer>{row['target_title']}</answer>")
+        for thought in row["thoughts"]:
+            cited = QUOTED.findall(thought["text"])
+            assert set(cited) <= titles, cited
+            assert sorted(by_title[c] for c in set(cited)) == sorted(set(thought["cited_item_ids"]))
+        assert row["target_title"] in QUOTED.findall(row["thoughts"][-1]["text"])
+        assert row["messages"][:2] == [
+            {"role": "system", "content": row["messages"][0]["content"]},
+            row["messages"][1],
+        ]
+
+
+def test_quality_filter_and_counts_match_the_card(published):
+    iot = published["manifest"]["statistics"]["iot"]
+    assert iot["examples"] == published["rl"].num_rows == 3 * 943
+    kept = iot["sft_rows"]["train"] + iot["sft_rows"]["validation"]
+    assert kept == len(published["sft"]) == iot["kept_traces"]
+    for row in published["sft"]:
+        verified = [t["verified"] for t in row["thoughts"]]
+        assert row["quality"] == pytest.approx(sum(verified) / len(verified))
+        assert row["attribute_only"] or row["quality"] >= iot["min_quality"]
+    assert sum(b["traces"] for b in iot["quality_histogram"]) == iot["examples"]
+
+
+def test_rl_rows_are_training_examples_with_the_eval_prompt_format(published):
+    held_out = {
+        (row["user_id"], row["target"]) for split in published["eval"].values() for row in split
+    }
+    for row in published["rl"]:
+        assert (row["user_id"], row["target"]) not in held_out
+        assert row["candidates"][row["target_index"]] == row["target"]
+        assert len(set(row["candidates"])) == 20
+        assert [m["role"] for m in row["prompt"]] == ["system", "user"]
+        assert row["prompt"][1]["content"].count('\n- "') == 20
+
+
+def test_a_sharded_build_merges_to_the_same_bytes(ml100k_raw, ml100k_build, tmp_path):
+    out = tmp_path / "ds"
+    for index in range(3):
+        build("ml-100k-iot", out=out, raw_dir=ml100k_raw, shard=(index, 3), quiet=True)
+    assert not out.exists()
+    build("ml-100k-iot", out=out, raw_dir=ml100k_raw, merge_shards=3, quiet=True)
+    for path in ml100k_build.rglob("*.parquet"):
+        assert sha256_file(out / path.relative_to(ml100k_build)) == sha256_file(path), path
+
+
+def test_merging_refuses_missing_or_foreign_shards(ml100k_raw, tmp_path):
+    out = tmp_path / "ds"
+    build("ml-100k-iot", out=out, raw_dir=ml100k_raw, shard=(0, 2), quiet=True)
+    with pytest.raises(UserError, match=r"shard-00001-of-00002.jsonl.gz: missing"):
+        build("ml-100k-iot", out=out, raw_dir=ml100k_raw, merge_shards=2, quiet=True)
+    build("ml-100k-iot", out=out, raw_dir=ml100k_raw, shard=(1, 2), seed=5, quiet=True)
+    with pytest.raises(UserError, match="built with another"):
+        build("ml-100k-iot", out=out, raw_dir=ml100k_raw, merge_shards=2, quiet=True)
+    assert not out.exists()
