@@ -95,7 +95,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 # Stages that add their own subcommands: each module has ``register(subcommands)`` and keeps
 # its heavy imports inside the handlers, so that importing it for ``--help`` stays cheap.
-COMMAND_MODULES: tuple[str, ...] = ("r2rec_bench.harness.commands",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "r2rec_bench.harness.commands",
+    "r2rec_bench.baselines.commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,90 @@
+"""``r2rec-bench baselines train``: fit (or load from the cache) the classical baselines on a
+built dataset and print their validation and test metrics with 95% intervals."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from r2rec_bench.baselines.registry import BASELINES
+
+COLUMNS = ("hr@1", "hr@10", "ndcg@10")
+
+
+def register(subcommands) -> None:
+    baselines = subcommands.add_parser("baselines", help="train and evaluate classical baselines")
+    actions = baselines.add_subparsers(dest="baselines_command", metavar="ACTION", required=True)
+    train = actions.add_parser(
+        "train",
+        help="fit the baselines (or load them from the cache) and print their metrics",
+        description="Fit each baseline on the dataset's training interactions, early-stopped "
+        "on validation HR@1, or load it from the cache ($R2REC_BENCH_CACHE/baselines); print "
+        "validation and test HR@1, HR@10 and NDCG@10 with 95% bootstrap intervals.",
+    )
+    train.add_argument("--dataset", type=Path, required=True, help="a built dataset directory")
+    names = ", ".join(BASELINES)
+    train.add_argument("--only", nargs="+", metavar="NAME", help=f"these only (of {names})")
+    train.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    train.add_argument("--refit", action="store_true", help="fit again even if cached")
+    train.add_argument("--quiet", action="store_true", help="no progress lines or table")
+    train.add_argument("--json", action="store_true", help="machine-readable output")
+    train.set_defaults(handler=cmd_baselines_train)
+
+
+def cmd_baselines_train(args: argparse.Namespace) -> int:
+    from r2rec_bench.baselines.cache import fit_or_load
+    from r2rec_bench.baselines.data import load_eval_split, load_training_data
+    from r2rec_bench.baselines.evaluation import evaluate
+    from r2rec_bench.baselines.registry import baseline_class
+
+    classes = [baseline_class(name) for name in (args.only or BASELINES)]  # names checked first
+    data = load_training_data(args.dataset)
+    test = load_eval_split(args.dataset, "test")
+    rows = []
+    for cls in classes:
+        if not args.quiet:
+            print(f"{cls.name}: fitting or loading...", file=sys.stderr, flush=True)
+        baseline = cls()
+        report = fit_or_load(baseline, data, args.seed, refit=args.refit)
+        rows.append(
+            {
+                "name": cls.name,
+                "fit": report.to_dict(),
+                "validation": evaluate(baseline, data.validation, seed=args.seed),
+                "test": evaluate(baseline, test, seed=args.seed),
+            }
+        )
+    if args.json:
+        json.dump({"dataset": data.dataset, "fingerprint": data.fingerprint, "baselines": rows},
+                  sys.stdout, indent=2)  # fmt: skip
+        sys.stdout.write("\n")
+    elif not args.quiet:
+        print(format_table(rows))
+    return 0
+
+
+def format_table(rows: list[dict]) -> str:
+    """A Markdown table: validation and test metrics (test with intervals), fit facts."""
+    header = (
+        "| baseline | val HR@1 | test HR@1 | test HR@10 | test NDCG@10 "
+        "| epochs | train s | cached |"
+    )
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    for row in rows:
+        test = row["test"]["metrics"]
+        cells = [
+            row["name"],
+            f"{row['validation']['metrics']['hr@1']['value']:.4f}",
+            *(_interval(test[name]) for name in COLUMNS),
+            str(row["fit"]["epochs"]),
+            f"{row['fit']['train_seconds']:.1f}",
+            "yes" if row["fit"]["from_cache"] else "no",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _interval(metric: dict) -> str:
+    return f"{metric['value']:.4f} [{metric['ci_low']:.4f}, {metric['ci_high']:.4f}]"

@@ -1,0 +1,323 @@
+"""RecBole as a yardstick for r2rec-bench's baselines, on the same data and protocol.
+
+Run with the Python of a separate virtual environment that has RecBole (never a dependency
+of r2rec-bench; it pins numpy<2):
+
+    python3 -m venv /tmp/recbole-venv
+    /tmp/recbole-venv/bin/pip install torch==2.13.0 "numpy<2" "pandas<3" "pyarrow<20" \\
+        "scipy<1.12" "setuptools>=77.0.3,<81" recbole==1.2.1
+    /tmp/recbole-venv/bin/python scripts/recbole_yardstick.py --dataset out/ml-100k-iot \\
+        --out recbole.json
+
+(torch 2.13 needs setuptools>=77.0.3, and RecBole's ray import needs ``pkg_resources``,
+which setuptools 81 removed: hence that window rather than the usual ``setuptools<70``.
+scipy 1.12 removed the ``dok_matrix._update`` that RecBole's LightGCN calls, and pyarrow 20
+needs numpy 2.)
+
+What it does, so that RecBole sees exactly what our baselines see:
+
+- Data: one atomic ``.inter`` file holding, per user, the training interactions of
+  ``interactions/train`` followed by the validation target, then the test target (both
+  read from ``eval/``). The timestamp column is the position in that sequence, so RecBole's
+  time ordering reproduces the protocol's order (ties already broken by item id). RecBole's
+  leave-one-out split (``LS: valid_and_test``, ``TO``, by user) then gives the same train /
+  validation / test partition, and its sequential models see the validation target as test
+  input, as ours do. No filtering, no duplicate removal (the protocol has done both).
+- Early stopping: RecBole's trainer, with ``_valid_epoch`` replaced by HR@1 over *our*
+  fixed validation candidates (pessimistic ties, as our metrics core), patience
+  ``--stopping-step`` (RecBole's default 10). The best epoch's weights are kept in memory
+  rather than through RecBole's checkpoint (``saved=False``): torch>=2.6 made
+  ``torch.load`` default to ``weights_only=True``, which RecBole's checkpoint loading
+  predates.
+- Test: ``full_sort_predict`` for each test user, gathered on *our* 20 candidate ids; HR@1,
+  HR@10, NDCG@10 with a seeded bootstrap over users, plus each user's target rank (so the
+  intervals can be recomputed with r2rec-bench's own ``summarize``).
+- Time: wall seconds from loading the atomic files to the last test score, per model.
+- Models and hyper-parameters: RecBole's defaults (its ``properties/model/*.yaml``), which
+  our baselines' defaults follow: Pop; ItemKNN k=100, shrink 0; BPR 64 dims; LightGCN 64
+  dims, 2 layers; SASRec 2 layers, 2 heads, 64 dims, max length 50, CE loss; GRU4Rec 64/128,
+  CE loss. Adam, lr 1e-3, batch 2048, at most ``--epochs`` epochs (RecBole's default 300).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MODELS = ("Pop", "ItemKNN", "BPR", "LightGCN", "SASRec", "GRU4Rec")
+SEQUENTIAL = {"SASRec", "GRU4Rec"}
+ONE_PASS = {"Pop", "ItemKNN"}  # nothing to iterate: one epoch is the whole fit
+
+
+def read_split(dataset: Path, name: str) -> pd.DataFrame:
+    files = sorted((dataset / "eval").glob(f"{name}-*.parquet"))
+    columns = ["user_id", "candidates", "target", "target_index"]
+    return pd.concat([pd.read_parquet(f, columns=columns) for f in files], ignore_index=True)
+
+
+def write_atomic(dataset: Path, directory: Path, name: str) -> None:
+    """``<name>.inter``: each user's training sequence, validation target, test target."""
+    files = sorted((dataset / "interactions").glob("train-*.parquet"))
+    train = pd.concat(
+        [pd.read_parquet(f, columns=["user_id", "item_id", "timestamp"]) for f in files]
+    )
+    # The protocol's order: by time, ties by item id (numerically: MovieLens ids are numbers).
+    numeric = pd.to_numeric(train["item_id"], errors="coerce")
+    train = train.assign(_tie=numeric if numeric.notna().all() else train["item_id"])
+    train = train.sort_values(["user_id", "timestamp", "_tie"], kind="stable")
+    parts = [train[["user_id", "item_id"]].assign(_stage=0)]
+    for stage, split in ((1, "validation"), (2, "test")):
+        targets = read_split(dataset, split)[["user_id", "target"]]
+        parts.append(targets.rename(columns={"target": "item_id"}).assign(_stage=stage))
+    frame = pd.concat(parts, ignore_index=True)
+    frame["_order"] = np.arange(len(frame))
+    frame = frame.sort_values(["user_id", "_stage", "_order"], kind="stable")
+    frame["timestamp"] = frame.groupby("user_id").cumcount()
+    out = directory / name
+    out.mkdir(parents=True, exist_ok=True)
+    header = "user_id:token\titem_id:token\ttimestamp:float\n"
+    with open(out / f"{name}.inter", "w") as handle:
+        handle.write(header)
+        frame[["user_id", "item_id", "timestamp"]].to_csv(
+            handle, sep="\t", header=False, index=False
+        )
+
+
+def ranks_from_scores(scores: np.ndarray, target_index: np.ndarray) -> np.ndarray:
+    """1-based target rank, ties pessimistic (r2rec_bench.harness.metrics' rule)."""
+    target = scores[np.arange(len(scores)), target_index][:, None]
+    return (scores >= target).sum(axis=1)
+
+
+def metrics(ranks: np.ndarray, seed: int, resamples: int = 10_000) -> dict:
+    per_user = {
+        "hr@1": (ranks <= 1).astype(float),
+        "hr@10": (ranks <= 10).astype(float),
+        "ndcg@10": np.where(ranks <= 10, 1.0 / np.log2(ranks + 1.0), 0.0),
+    }
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(len(ranks), size=(resamples, len(ranks)))
+    result = {}
+    for name, values in per_user.items():
+        means = values[draws].mean(axis=1)
+        low, high = np.percentile(means, [2.5, 97.5])
+        result[name] = {"value": float(values.mean()), "ci_low": low, "ci_high": high}
+    return result
+
+
+class CandidateScorer:
+    """Scores our fixed candidates from a RecBole evaluation data loader."""
+
+    def __init__(self, dataset, split: pd.DataFrame) -> None:
+        self.dataset = dataset
+        uid, iid = dataset.uid_field, dataset.iid_field
+        self.uid = uid
+        self.rows = {}
+        for user, candidates, target_index in zip(
+            split["user_id"], split["candidates"], split["target_index"], strict=True
+        ):
+            internal = dataset.token2id(uid, str(user))
+            self.rows[int(internal)] = (
+                dataset.token2id(iid, [str(c) for c in candidates]),
+                int(target_index),
+            )
+
+    def ranks(self, model, loader) -> np.ndarray:
+        import torch
+
+        model.eval()
+        found = {}
+        with torch.no_grad():
+            for batch in loader:
+                interaction = batch[0]
+                scores = model.full_sort_predict(interaction.to(model.device))
+                scores = scores.view(-1, self.dataset.item_num).cpu().numpy()
+                for row, user in enumerate(interaction[self.uid].cpu().numpy()):
+                    candidates, target_index = self.rows[int(user)]
+                    found[int(user)] = (scores[row, candidates], target_index)
+        users = sorted(found)
+        scores = np.stack([found[u][0] for u in users]).astype(np.float64)
+        targets = np.array([found[u][1] for u in users])
+        return ranks_from_scores(scores, targets)
+
+
+class TimeLimit(Exception):
+    """Raised between epochs once a model has trained for ``--max-seconds``."""
+
+
+def run_model(name: str, args, directory: Path, validation, test) -> dict:
+    import torch
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import get_model, get_trainer, init_seed
+
+    config = {
+        "data_path": str(directory),
+        "checkpoint_dir": str(directory / "saved"),
+        "USER_ID_FIELD": "user_id",
+        "ITEM_ID_FIELD": "item_id",
+        "TIME_FIELD": "timestamp",
+        "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+        "eval_args": {
+            "split": {"LS": "valid_and_test"},
+            "order": "TO",
+            "group_by": "user",
+            "mode": "full",
+        },
+        "user_inter_num_interval": "[0,inf)",
+        "item_inter_num_interval": "[0,inf)",
+        "MAX_ITEM_LIST_LENGTH": 50,
+        "use_gpu": False,
+        "seed": args.seed,
+        "reproducibility": True,
+        "show_progress": False,
+        "state": "WARNING",
+        "epochs": 1 if name in ONE_PASS else args.epochs,
+        "stopping_step": args.stopping_step,
+        "eval_step": 1,
+        "log_wandb": False,
+    }
+    if name in SEQUENTIAL:
+        config["train_neg_sample_args"] = None  # cross-entropy over all items
+    start = time.perf_counter()
+    cfg = Config(model=name, dataset=args.name, config_dict=config)
+    init_seed(cfg["seed"], cfg["reproducibility"])
+    torch.set_num_threads(args.threads)
+    logging.getLogger().setLevel(logging.WARNING)
+    data = create_dataset(cfg)
+    train_data, valid_data, test_data = data_preparation(cfg, data)
+    init_seed(cfg["seed"] + cfg["local_rank"], cfg["reproducibility"])
+    model = get_model(cfg["model"])(cfg, train_data._dataset).to(cfg["device"])
+    valid_scorer = CandidateScorer(data, validation)
+    test_scorer = CandidateScorer(data, test)
+    curve: list[float] = []
+    best: dict = {}
+    trainer_class = get_trainer(cfg["MODEL_TYPE"], cfg["model"])
+
+    class OurValidation(trainer_class):  # type: ignore[misc, valid-type]
+        """Early stopping on HR@1 over our validation candidates; best weights in memory;
+        training ends after the epoch that passes ``--max-seconds``."""
+
+        def _valid_epoch(self, valid_data, show_progress=False):
+            hr1 = float((valid_scorer.ranks(self.model, valid_data) <= 1).mean())
+            curve.append(hr1)
+            if hr1 > best.get("hr1", -1.0):
+                best.update(hr1=hr1, epoch=len(curve), state=copy.deepcopy(self.model.state_dict()))
+            elapsed = time.perf_counter() - start
+            print(f"  {name} epoch {len(curve)}: validation HR@1 {hr1:.4f}, {elapsed:.0f} s",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            if args.max_seconds and elapsed > args.max_seconds:
+                raise TimeLimit
+            return hr1, {"hr@1": hr1}
+
+    trainer = OurValidation(cfg, model)
+    try:
+        trainer.fit(train_data, valid_data, saved=False, show_progress=False, verbose=False)
+        stopped_by = "early stopping" if len(curve) < cfg["epochs"] else "epochs"
+    except TimeLimit:
+        stopped_by = "time limit"
+    if best:
+        model.load_state_dict(best["state"])
+    ranks = test_scorer.ranks(model, test_data)
+    seconds = time.perf_counter() - start
+    return {
+        "model": name,
+        "seconds": seconds,
+        "epochs": len(curve),
+        "stopped_by": stopped_by,
+        "best_epoch": best.get("epoch", 0),
+        "best_validation_hr1": best.get("hr1", 0.0),
+        "validation_hr1": curve,
+        "test": metrics(ranks, args.seed),
+        "test_ranks": ranks.tolist(),
+        "hyperparameters": {
+            key: cfg[key]
+            for key in (
+                "embedding_size",
+                "hidden_size",
+                "n_layers",
+                "n_heads",
+                "inner_size",
+                "hidden_dropout_prob",
+                "attn_dropout_prob",
+                "dropout_prob",
+                "num_layers",
+                "reg_weight",
+                "k",
+                "shrink",
+                "learning_rate",
+                "train_batch_size",
+                "loss_type",
+                "MAX_ITEM_LIST_LENGTH",
+                "epochs",
+                "stopping_step",
+            )
+            if cfg[key] is not None
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, required=True, help="a built dataset directory")
+    parser.add_argument("--out", type=Path, required=True, help="the JSON to write")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=300, help="RecBole's default: 300")
+    parser.add_argument("--stopping-step", type=int, default=10, help="RecBole's default: 10")
+    parser.add_argument("--max-seconds", type=float, default=0.0,
+                        help="stop a model's training after the epoch that passes this "
+                        "(0: no limit); the best epoch so far is evaluated")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (ours use 1)")
+    parser.add_argument("--name", default="r2rec", help="RecBole's name for the dataset")
+    args = parser.parse_args()
+
+    import recbole
+    import torch
+
+    # RecBole's Config also parses sys.argv; ours are not for it.
+    sys.argv = sys.argv[:1]
+    # RecBole 1.2.1 on pandas 2.x and torch 2.x warns about its own deprecated calls.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+    validation = read_split(args.dataset, "validation")
+    test = read_split(args.dataset, "test")
+    results = []
+    args.dataset, args.out = args.dataset.resolve(), args.out.resolve()
+    with tempfile.TemporaryDirectory(prefix="recbole-yardstick-") as tmp:
+        directory = Path(tmp)
+        # RecBole's trainer writes TensorBoard logs under the working directory.
+        os.chdir(directory)
+        write_atomic(args.dataset, directory, args.name)
+        for name in args.models:
+            result = run_model(name, args, directory, validation, test)
+            results.append(result)
+            summary = {k: round(v["value"], 4) for k, v in result["test"].items()}
+            print(f"{name}: {summary} in {result['seconds']:.1f} s, "
+                  f"{result['epochs']} epochs", flush=True)  # fmt: skip
+            # Written after every model, so a long run's finished models are kept.
+            args.out.write_text(json.dumps({
+                "dataset": str(args.dataset),
+                "manifest": json.loads((args.dataset / "MANIFEST.json").read_text()).get(
+                    "fingerprint"
+                ),
+                "recbole": recbole.__version__,
+                "torch": torch.__version__,
+                "threads": args.threads,
+                "results": results,
+            }, indent=2, default=float) + "\n")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

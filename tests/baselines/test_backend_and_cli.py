@@ -1,0 +1,116 @@
+"""``baseline:<name>`` as a harness backend, and ``r2rec-bench baselines train``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from r2rec_bench.baselines import make_baseline_backend
+from r2rec_bench.baselines.commands import register
+from r2rec_bench.errors import UserError
+from r2rec_bench.harness.parser import parse_answer
+from r2rec_bench.harness.types import Backend, EvalRequest
+
+
+def _requests(split, count):
+    return [
+        EvalRequest(
+            user_id=split.users[i],
+            prompt=[],
+            history=split.histories[i],
+            history_titles=[],
+            candidates=split.candidates[i],
+            candidate_titles=split.candidate_titles[i],
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("R2REC_BENCH_CACHE", str(tmp_path))
+    return tmp_path / "baselines"
+
+
+def test_backend_ranks_with_the_fitted_scores_and_ignores_harness_options(
+    ml100k_build, test_split, cache
+):
+    backend = make_baseline_backend(
+        "itemknn", dataset=ml100k_build, seed=0, batch_size=8, max_new_tokens=5, neighbours=30
+    )
+    assert isinstance(backend, Backend)
+    requests = _requests(test_split, 5)
+    scores = backend.rank(requests)
+    assert np.array(scores).shape == (5, 20)
+    expected = backend.baseline.score(
+        test_split.users[:5], test_split.histories[:5], test_split.candidates[:5]
+    )
+    np.testing.assert_array_equal(scores, expected)
+    described = backend.describe()
+    assert described["model_id"] == "baseline:itemknn"
+    assert described["hyperparameters"] == {"neighbours": 30, "shrink": 0.0}
+    assert described["seed"] == 0 and described["fit"]["dataset_fingerprint"]
+    assert [p.name for p in cache.iterdir()] == [f"itemknn-{described['revision']}"]
+    # The same backend again comes from the cache.
+    again = make_baseline_backend("itemknn", dataset=ml100k_build, neighbours=30)
+    assert again.describe()["fit"]["from_cache"]
+
+
+def test_generate_answers_every_candidate_title_best_first(ml100k_build, test_split, cache):
+    backend = make_baseline_backend("pop", dataset=ml100k_build)
+    requests = _requests(test_split, 20)
+    for request, generation, scores in zip(
+        requests, backend.generate(requests), backend.rank(requests), strict=True
+    ):
+        assert generation.text.startswith("<think>\n</think>\n<answer>")
+        parsed = parse_answer(generation.text, request.candidate_titles)
+        assert parsed.valid and sorted(parsed.ranking) == list(range(20))
+        ordered = [scores[i] for i in parsed.ranking]
+        assert ordered == sorted(scores, reverse=True)
+        # Ties keep the prompt order.
+        for a, b in zip(parsed.ranking, parsed.ranking[1:], strict=False):
+            assert scores[a] > scores[b] or a < b
+
+
+def test_backend_errors_are_one_line_user_errors(ml100k_build, tmp_path, cache):
+    with pytest.raises(UserError, match=r"unknown baseline 'knn'; known baselines: random, pop"):
+        make_baseline_backend("knn", dataset=ml100k_build)
+    with pytest.raises(UserError, match="give a built dataset directory"):
+        make_baseline_backend("pop")
+    with pytest.raises(UserError, match=r"MANIFEST\.json: no such file"):
+        make_baseline_backend("pop", dataset=tmp_path)
+
+
+def _run(argv):
+    parser = argparse.ArgumentParser(prog="r2rec-bench")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+def test_cli_trains_and_prints_metrics_with_intervals(ml100k_build, cache, capsys):
+    argv = ["baselines", "train", "--dataset", str(ml100k_build), "--only", "random", "pop"]
+    assert _run([*argv, "--json", "--quiet"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in payload["baselines"]] == ["random", "pop"]
+    for row in payload["baselines"]:
+        for split in ("validation", "test"):
+            hr1 = row[split]["metrics"]["hr@1"]
+            assert hr1["ci_low"] <= hr1["value"] <= hr1["ci_high"]
+            assert row[split]["n_users"] == 943
+        assert not row["fit"]["from_cache"]
+
+    assert _run(argv) == 0  # now cached
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert lines[0].startswith("| baseline | val HR@1 | test HR@1 |")
+    assert len(lines) == 4 and lines[3].startswith("| pop |") and lines[3].endswith("| yes |")
+    assert "pop: fitting or loading" in captured.err
+
+
+def test_cli_rejects_an_unknown_baseline_before_loading_anything(tmp_path):
+    with pytest.raises(UserError, match="known baselines"):
+        _run(["baselines", "train", "--dataset", str(tmp_path), "--only", "pop", "nope"])
