@@ -24,6 +24,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -353,39 +354,47 @@ def run_evaluation(
         "users": len(indices),
         "users_before_sharding": len(selected),
     }
+    fresh = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    _check_config(out, record)
-    done = {sample["user_id"] for sample in read_samples(out / SAMPLES, repair=True)}
-    wanted = {eval_split.user_ids[i] for i in indices}
-    strays = done - wanted
-    if strays:
-        raise UserError(
-            f"{out / SAMPLES}: holds user {sorted(strays)[0]!r}, who is not part "
-            "of this run; use another --output-dir or delete it"
+    try:
+        _check_config(out, record)
+        done = {sample["user_id"] for sample in read_samples(out / SAMPLES, repair=True)}
+        wanted = {eval_split.user_ids[i] for i in indices}
+        strays = done - wanted
+        if strays:
+            raise UserError(
+                f"{out / SAMPLES}: holds user {sorted(strays)[0]!r}, who is not part "
+                "of this run; use another --output-dir or delete it"
+            )
+        todo = [i for i in indices if eval_split.user_ids[i] not in done]
+        step = _batch_size(batch_size, backend)
+        progress = tqdm(
+            total=len(indices),
+            initial=len(indices) - len(todo),
+            unit=" users",
+            desc=f"{dataset.name} {split} {mode}",
+            disable=quiet,
+            dynamic_ncols=True,
         )
-    todo = [i for i in indices if eval_split.user_ids[i] not in done]
-    step = _batch_size(batch_size, backend)
-    progress = tqdm(
-        total=len(indices),
-        initial=len(indices) - len(todo),
-        unit=" users",
-        desc=f"{dataset.name} {split} {mode}",
-        disable=quiet,
-        dynamic_ncols=True,
-    )
-    with open(out / SAMPLES, "a", encoding="utf-8") as handle, progress:
-        for start in range(0, len(todo), step):
-            examples = eval_split.examples(todo[start : start + step])
-            began = time.perf_counter()
-            records = _evaluate_batch(backend, examples, mode, fuzzy)
-            seconds = (time.perf_counter() - began) / len(records)
-            for sample in records:
-                sample["seconds"] = seconds
-            # One write per batch, then fsync: a crash tears at most this batch's last line.
-            handle.write("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in records))
-            handle.flush()
-            os.fsync(handle.fileno())
-            progress.update(len(records))
+        with open(out / SAMPLES, "a", encoding="utf-8") as handle, progress:
+            for start in range(0, len(todo), step):
+                examples = eval_split.examples(todo[start : start + step])
+                began = time.perf_counter()
+                records = _evaluate_batch(backend, examples, mode, fuzzy)
+                seconds = (time.perf_counter() - began) / len(records)
+                for sample in records:
+                    sample["seconds"] = seconds
+                # One write per batch, then fsync: a crash tears at most this batch's last line.
+                handle.write("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in records))
+                handle.flush()
+                os.fsync(handle.fileno())
+                progress.update(len(records))
+    except BaseException:
+        # A run that evaluated nobody leaves nothing to resume: leave no directory behind.
+        samples = out / SAMPLES
+        if fresh and (not samples.exists() or samples.stat().st_size == 0):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     return finalize(out)
 
 

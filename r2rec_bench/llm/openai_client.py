@@ -19,6 +19,7 @@ from typing import Any
 from r2rec_bench.errors import UserError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+CONNECT_RETRIES = 2  # retries when nothing listens at the address
 
 
 class EndpointError(UserError):
@@ -89,6 +90,15 @@ class OpenAICompatibleClient:
                 response = self._http.post(url, json=payload)
             except httpx.TimeoutException:
                 last_problem = "timed out"
+            except httpx.ConnectError as exc:
+                last_problem = f"connection failed ({type(exc).__name__})"
+                # Nothing listens there: a few quick retries cover a server still starting,
+                # the full backoff budget would keep the user waiting a minute for nothing.
+                if attempt >= min(self.max_retries, CONNECT_RETRIES):
+                    raise EndpointError(
+                        f"{url}: {last_problem} on all {attempt + 1} attempts; check that "
+                        f"the server is up and reachable at --base-url"
+                    ) from None
             except httpx.TransportError as exc:
                 last_problem = f"connection failed ({type(exc).__name__})"
             else:

@@ -246,3 +246,20 @@ def test_parse_model_spec(spec, expected):
 def test_malformed_specs(spec):
     with pytest.raises(UserError):
         parse_model_spec(spec)
+
+
+def test_an_unreachable_endpoint_fails_fast_and_leaves_no_output(ml100k_build, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "run"
+    result = run_cli(
+        "evaluate", "--model", "openai:m", "--base-url", f"http://127.0.0.1:{port}/v1",
+        "--dataset", str(ml100k_build), "--limit", "2", "--output-dir", str(out), "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "connection failed" in lines[0] and "--base-url" in lines[0]
+    assert not out.exists()
