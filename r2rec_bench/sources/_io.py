@@ -17,6 +17,7 @@ from r2rec_bench.errors import UserError, at
 from r2rec_bench.hashing import sha256_file
 
 __all__ = [
+    "CatalogRecords",
     "numbered_lines",
     "open_text",
     "optional_text",
@@ -200,3 +201,46 @@ def parse_price(value: object) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+class CatalogRecords:
+    """Catalog entries collected line by line: the first titled entry of each id wins, and
+    entries without an id or title, or repeating an id, are counted for the card's notes."""
+
+    def __init__(self, specs) -> None:
+        self.specs = tuple(specs)
+        self.item_ids: list[str] = []
+        self.titles: list[str] = []
+        self.attributes: dict[str, list] = {spec.name: [] for spec in self.specs}
+        self.seen: set[str] = set()
+        self.missing = self.repeated = 0
+
+    def add(self, item: str | None, title: str | None, **attributes) -> None:
+        if item is None or title is None:
+            self.missing += 1
+        elif item in self.seen:
+            self.repeated += 1
+        else:
+            self.seen.add(item)
+            self.item_ids.append(item)
+            self.titles.append(title)
+            for name, values in self.attributes.items():
+                values.append(attributes[name])
+
+    def catalog(self):
+        from r2rec_bench.sources.types import Catalog
+
+        return Catalog(
+            item_id=self.item_ids,
+            title=self.titles,
+            attributes=self.attributes,
+            attribute_specs=self.specs,
+        )
+
+    def notes(self, missing: str, repeated: str) -> list[str]:
+        """``missing`` and ``repeated`` are sentences with ``{n}`` for the count."""
+        return [
+            text.format(n=count)
+            for text, count in ((missing, self.missing), (repeated, self.repeated))
+            if count
+        ]

@@ -14,6 +14,7 @@ import numpy as np
 
 from r2rec_bench.errors import UserError, at
 from r2rec_bench.sources._io import (
+    CatalogRecords,
     numbered_lines,
     optional_text,
     parse_price,
@@ -163,43 +164,26 @@ def _read_reviews(path: Path) -> tuple[Interactions, int]:
 
 def _read_meta(path: Path) -> tuple[Catalog, list[str]]:
     """The catalog of titled items (first titled entry of each parent_asin) and notes."""
-    seen: set[str] = set()
-    item_ids: list[str] = []
-    titles: list[str] = []
-    attributes: dict[str, list] = {spec.name: [] for spec in AMAZON_ATTRIBUTES}
-    untitled = repeated = 0
+    records = CatalogRecords(AMAZON_ATTRIBUTES)
     for number, line in numbered_lines(path):
         record = _json_object(line, path, number)
         where = at(path, number)
         item = text_field(record, "parent_asin", where)
         if item is None:
             raise UserError(f"{where}: no 'parent_asin'; is this a meta_<Category>.jsonl file?")
-        title = optional_text(record.get("title"))
-        if title is None:
-            untitled += 1
-            continue
-        if item in seen:
-            repeated += 1
-            continue
-        seen.add(item)
-        item_ids.append(item)
-        titles.append(title)
-        attributes["main_category"].append(optional_text(record.get("main_category")))
-        attributes["categories"].append(string_list(record.get("categories")))
-        attributes["store"].append(optional_text(record.get("store")))
-        attributes["price"].append(parse_price(record.get("price")))
-    notes = []
-    if untitled:
-        notes.append(f"{untitled} items of {path.name} have no title and are not in the catalog")
-    if repeated:
-        notes.append(f"{repeated} repeated parent_asin entries of {path.name} ignored (first kept)")
-    catalog = Catalog(
-        item_id=item_ids,
-        title=titles,
-        attributes=attributes,
-        attribute_specs=AMAZON_ATTRIBUTES,
+        records.add(
+            item,
+            optional_text(record.get("title")),
+            main_category=optional_text(record.get("main_category")),
+            categories=string_list(record.get("categories")),
+            store=optional_text(record.get("store")),
+            price=parse_price(record.get("price")),
+        )
+    notes = records.notes(
+        f"{{n}} items of {path.name} have no title and are not in the catalog",
+        f"{{n}} repeated parent_asin entries of {path.name} ignored (first kept)",
     )
-    return catalog, notes
+    return records.catalog(), notes
 
 
 def read_amazon_2023(raw_dir: Path, category: str | None = None) -> RawLog:

@@ -17,6 +17,7 @@ import numpy as np
 
 from r2rec_bench.errors import UserError, at
 from r2rec_bench.sources._io import (
+    CatalogRecords,
     numbered_lines,
     optional_text,
     parse_price,
@@ -131,42 +132,25 @@ def _read_reviews(path: Path) -> tuple[Interactions, int]:
 
 
 def _read_games(path: Path) -> tuple[Catalog, list[str]]:
-    seen: set[str] = set()
-    item_ids: list[str] = []
-    titles: list[str] = []
-    attributes: dict[str, list] = {spec.name: [] for spec in STEAM_ATTRIBUTES}
-    unnamed = repeated = 0
+    records = CatalogRecords(STEAM_ATTRIBUTES)
     for number, line in numbered_lines(path):
         where = at(path, number)
         record = _literal_dict(line, where)
-        item = _identifier(record, "id", where)
-        title = optional_text(record.get("title")) or optional_text(record.get("app_name"))
-        if item is None or title is None:
-            unnamed += 1
-            continue
-        if item in seen:
-            repeated += 1
-            continue
-        seen.add(item)
-        item_ids.append(item)
-        titles.append(title)
-        attributes["genres"].append(string_list(record.get("genres")))
-        attributes["tags"].append(string_list(record.get("tags")))
-        attributes["publisher"].append(optional_text(record.get("publisher")))
-        attributes["developer"].append(optional_text(record.get("developer")))
-        attributes["price"].append(_game_price(record.get("price")))
-        attributes["year"].append(_release_year(record.get("release_date")))
-    notes = []
-    if unnamed:
-        notes.append(
-            f"{unnamed} games of {path.name} without an id or title are not in the catalog"
+        records.add(
+            _identifier(record, "id", where),
+            optional_text(record.get("title")) or optional_text(record.get("app_name")),
+            genres=string_list(record.get("genres")),
+            tags=string_list(record.get("tags")),
+            publisher=optional_text(record.get("publisher")),
+            developer=optional_text(record.get("developer")),
+            price=_game_price(record.get("price")),
+            year=_release_year(record.get("release_date")),
         )
-    if repeated:
-        notes.append(f"{repeated} repeated game ids of {path.name} ignored (first kept)")
-    catalog = Catalog(
-        item_id=item_ids, title=titles, attributes=attributes, attribute_specs=STEAM_ATTRIBUTES
+    notes = records.notes(
+        f"{{n}} games of {path.name} without an id or title are not in the catalog",
+        f"{{n}} repeated game ids of {path.name} ignored (first kept)",
     )
-    return catalog, notes
+    return records.catalog(), notes
 
 
 def read_steam(raw_dir: Path) -> RawLog:
