@@ -41,4 +41,4 @@ def test_installed_wheel_carries_builders_and_cards_and_builds(ml100k_raw, tmp_p
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith(str(site))
-    assert (tmp_path / "ds" / "README.md").read_text().count("config_name:") == 3
+    assert (tmp_path / "ds" / "README.md").read_text().count("config_name:") == 5
