@@ -7,17 +7,12 @@ stage only when it runs.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from r2rec_bench import __version__
+from r2rec_bench.console import print_json
 from r2rec_bench.errors import UserError
-
-
-def _print_json(payload) -> None:
-    json.dump(payload, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -38,12 +33,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     if args.shard:
         if args.json:
-            _print_json({"path": str(path), **manifest})
+            print_json({"path": str(path), **manifest})
         elif not args.quiet:
             print(f"shard {args.shard}: {manifest['traces']:,} traces in {path}")
         return 0
     if args.json:
-        _print_json({"path": str(path), **manifest})
+        print_json({"path": str(path), **manifest})
     elif not args.quiet:
         stats = manifest["statistics"]
         print(
@@ -68,7 +63,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     )
     listing = verify(path)
     if args.json:
-        _print_json({"path": str(path), "files": listing})
+        print_json({"path": str(path), "files": listing})
     elif not args.quiet:
         print(f"{args.name}: {len(listing)} file(s) verified in {path}")
     return 0
@@ -79,7 +74,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
     info = dataset_info(args.target)
     if args.json:
-        _print_json(info)
+        print_json(info)
     else:
         print(format_info(info))
     return 0

@@ -4,11 +4,11 @@ built dataset and print their validation and test metrics with 95% intervals."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from r2rec_bench.baselines.registry import BASELINES
+from r2rec_bench.console import print_json
 
 COLUMNS = ("hr@1", "hr@10", "ndcg@10")
 
@@ -57,9 +57,7 @@ def cmd_baselines_train(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        json.dump({"dataset": data.dataset, "fingerprint": data.fingerprint, "baselines": rows},
-                  sys.stdout, indent=2)  # fmt: skip
-        sys.stdout.write("\n")
+        print_json({"dataset": data.dataset, "fingerprint": data.fingerprint, "baselines": rows})
     elif not args.quiet:
         print(format_table(rows))
     return 0

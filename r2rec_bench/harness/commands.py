@@ -7,16 +7,10 @@ pyarrow and every model stack are imported inside the handlers.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
+from r2rec_bench.console import print_json
 from r2rec_bench.errors import UserError
-
-
-def _print_json(payload) -> None:
-    json.dump(payload, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
 
 
 def _interval(entry: dict) -> str:
@@ -98,7 +92,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     out = Path(output_dir) / (f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
     if args.json:
-        _print_json({"path": str(out), **results})
+        print_json({"path": str(out), **results})
     elif not args.quiet:
         print(_summary(results, out))
     return 0
@@ -109,7 +103,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
     results = merge_shards(args.shard_dirs, args.output_dir)
     if args.json:
-        _print_json({"path": str(args.output_dir), **results})
+        print_json({"path": str(args.output_dir), **results})
     elif not args.quiet:
         print(_summary(results, args.output_dir))
     return 0
@@ -120,7 +114,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     report = compare_runs(args.results_a, args.results_b, metrics=args.metric, seed=args.seed)
     if args.json:
-        _print_json(report)
+        print_json(report)
         return 0
     print(f"a = {report['a']['model']} ({report['a']['path']})")
     print(f"b = {report['b']['model']} ({report['b']['path']})")
