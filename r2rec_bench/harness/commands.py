@@ -44,6 +44,12 @@ def _summary(results: dict, out: Path) -> str:
     confidence = round(results["interval"]["confidence"] * 100)
     lines.append(f"{'metric':<12}  value   [{confidence}% interval]")
     lines += [f"{name:<12}  {_interval(entry)}" for name, entry in results["metrics"].items()]
+    faithfulness = results.get("faithfulness")
+    if faithfulness:
+        lines.append(f"faithfulness ({faithfulness['mode']}; {faithfulness['definitions']})")
+        for name, entry in faithfulness["metrics"].items():
+            if entry["value"] is not None:
+                lines.append(f"{name:<26}  {_interval(entry)}  n={entry['n']:,}")
     cost = results["cost"]
     rate = cost["users_per_second"]
     lines.append(
@@ -57,10 +63,16 @@ def _summary(results: dict, out: Path) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from r2rec_bench.harness.backends import parse_model_spec, resolve_backend
     from r2rec_bench.harness.data import open_dataset
-    from r2rec_bench.harness.runner import check_arguments, default_output_dir, run_evaluation
+    from r2rec_bench.harness.runner import (
+        check_arguments,
+        check_faithfulness,
+        default_output_dir,
+        run_evaluation,
+    )
 
     shard = parse_shard(args.shard)
     check_arguments(split=args.split, mode=args.mode, limit=args.limit, shard=shard)
+    check_faithfulness(args.faithfulness, args.mode)
     batch_size = parse_batch_size(args.batch_size)
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise UserError(f"--max-new-tokens {args.max_new_tokens}: must be at least 1")
@@ -89,6 +101,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         shard=shard,
         quiet=args.quiet or args.json,
         fuzzy=args.fuzzy,
+        faithfulness=args.faithfulness,
     )
     out = Path(output_dir) / (f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
     if args.json:
@@ -180,6 +193,14 @@ def register(subcommands) -> None:
     evaluate.add_argument("--base-url", metavar="URL", help="OpenAI-compatible API root")
     evaluate.add_argument(
         "--fuzzy", action="store_true", help="also accept near-miss titles (difflib)"
+    )
+    evaluate.add_argument(
+        "--faithfulness",
+        default="static",
+        choices=["static", "full"],
+        help="static: grounding, edge validity, consistency (no extra calls; default); "
+        "full: also early answering, comprehensiveness, sufficiency (extra model calls, "
+        "their number printed first; generate mode)",
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     evaluate.add_argument("--json", action="store_true", help="print results.json")

@@ -87,7 +87,7 @@ def per_user_metrics(ranks, valid, ks=KS) -> dict[str, np.ndarray]:
     return values
 
 
-def _percentiles(resampled: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def percentile_interval(resampled: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(resampled, [tail, 1.0 - tail], axis=0)
     return low, high
@@ -107,6 +107,18 @@ def _multinomial_means(
     n = int(counts.sum())
     draws = rng.multinomial(n, counts / n, size=n_resamples)
     return draws @ rows / n
+
+
+def bootstrap_means(
+    rows, seed: int = 0, *, n_resamples: int = N_RESAMPLES
+) -> tuple[np.ndarray, np.ndarray]:
+    """(means, resampled means) of per-user value rows (users × values), users resampled
+    together across the columns, drawn exactly as :func:`_multinomial_means` does."""
+    rows = np.asarray(rows, dtype=np.float64)
+    distinct, counts = np.unique(rows, axis=0, return_counts=True)
+    means = counts @ distinct / len(rows)
+    rng = np.random.default_rng(seed)
+    return means, _multinomial_means(distinct, counts, rng, n_resamples)
 
 
 def summarize(
@@ -138,7 +150,7 @@ def summarize(
     rows = np.stack([distinct[name] for name in names], axis=1)
     point = counts @ rows / len(ranks)
     resampled = _multinomial_means(rows, counts, np.random.default_rng(seed), n_resamples)
-    low, high = _percentiles(resampled, confidence)
+    low, high = percentile_interval(resampled, confidence)
     return {
         "n_users": len(ranks),
         "metrics": {
@@ -183,7 +195,7 @@ def paired_compare(
     rng = np.random.default_rng(seed)
     pairs, counts = np.unique(np.stack([a, b], axis=1), axis=0, return_counts=True)
     boot = _multinomial_means((pairs[:, 0] - pairs[:, 1])[:, None], counts, rng, n_resamples)
-    low, high = _percentiles(boot[:, 0], confidence)
+    low, high = percentile_interval(boot[:, 0], confidence)
     difference = a - b
     observed = float(difference.mean())
     sizes, size_counts = np.unique(np.abs(difference[difference != 0]), return_counts=True)

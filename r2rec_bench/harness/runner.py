@@ -42,6 +42,7 @@ from r2rec_bench.hashing import sha256_text
 SCHEMA_VERSION = 1
 RUN, SAMPLES, RESULTS = "run.json", "samples.jsonl", "results.json"
 MODES = ("generate", "rank")
+FAITHFULNESS = ("static", "full")
 DEFAULT_BATCH_SIZE = 32
 # Options that change how fast or where a model runs, not what it answers: a resume may
 # change them (a smaller batch after running out of memory, a restarted server's new port).
@@ -175,7 +176,7 @@ def _json_scores(scores: list[float]) -> list[float | None]:
 
 
 def _evaluate_batch(
-    backend: Backend, examples: list[EvalExample], mode: str, fuzzy: bool
+    backend: Backend, examples: list[EvalExample], mode: str, fuzzy: bool, scorer=None
 ) -> list[dict]:
     from r2rec_bench.harness.metrics import rank_of_target
     from r2rec_bench.harness.parser import parse_answer
@@ -187,11 +188,12 @@ def _evaluate_batch(
             f"backend {type(backend).__name__}.{mode} answered {len(outputs)} of "
             f"{len(requests)} requests"
         )
-    records = []
+    records, readings = [], []
     for example, output in zip(examples, outputs, strict=True):
         request, gold = example.request, example.gold
         if mode == "generate":
             parsed = parse_answer(output.text, request.candidate_titles, fuzzy=fuzzy)
+            readings.append((len(records), request, parsed))
             ranking, valid = list(parsed.ranking), parsed.valid
             match, problems = parsed.match, list(parsed.problems)
             text, scores = output.text, None
@@ -234,6 +236,12 @@ def _evaluate_batch(
                 "faithfulness": None,
             }
         )
+    if scorer is not None and readings:
+        from r2rec_bench.faithfulness import sample_input
+
+        inputs = [sample_input(request, parsed) for _, request, parsed in readings]
+        for (position, _, _), values in zip(readings, scorer.score(inputs), strict=True):
+            records[position]["faithfulness"] = {"static": values}
     return records
 
 
@@ -286,6 +294,16 @@ def check_arguments(*, split: str, mode: str, limit: int | None, shard) -> None:
         raise UserError(f"--shard {shard[0]}/{shard[1]}: use i/n with 0 <= i < n")
 
 
+def check_faithfulness(faithfulness: str, mode: str) -> None:
+    if faithfulness not in FAITHFULNESS:
+        raise UserError(f"--faithfulness {faithfulness}: use one of {', '.join(FAITHFULNESS)}")
+    if faithfulness == "full" and mode != "generate":
+        raise UserError(
+            "--faithfulness full: the counterfactual metrics edit a reasoning, which only "
+            "--mode generate produces"
+        )
+
+
 def run_evaluation(
     backend: Backend,
     dataset: EvalDataset | str | Path,
@@ -301,8 +319,12 @@ def run_evaluation(
     shard: tuple[int, int] | None = None,
     quiet: bool = False,
     fuzzy: bool = False,
+    faithfulness: str = "static",
 ) -> dict:
     """Evaluate ``backend`` on a dataset split, resuming whatever the output directory holds.
+
+    In generate mode every sample gets its static faithfulness; ``faithfulness="full"``
+    then asks the model again on edited inputs (the counterfactual metrics).
 
     ``model_spec`` names the model in the config (default: the backend's described id);
     ``options`` are the backend options it was built with, recorded in run.json (those that
@@ -312,6 +334,7 @@ def run_evaluation(
     from tqdm.auto import tqdm
 
     check_arguments(split=split, mode=mode, limit=limit, shard=shard)
+    check_faithfulness(faithfulness, mode)
     dataset = open_dataset(dataset)
     eval_split = dataset.split(split)
     description = backend.describe()
@@ -368,6 +391,11 @@ def run_evaluation(
             )
         todo = [i for i in indices if eval_split.user_ids[i] not in done]
         step = _batch_size(batch_size, backend)
+        scorer = None
+        if mode == "generate" and todo:
+            from r2rec_bench.faithfulness import static_scorer
+
+            scorer = static_scorer(dataset, seed)
         progress = tqdm(
             total=len(indices),
             initial=len(indices) - len(todo),
@@ -380,7 +408,7 @@ def run_evaluation(
             for start in range(0, len(todo), step):
                 examples = eval_split.examples(todo[start : start + step])
                 began = time.perf_counter()
-                records = _evaluate_batch(backend, examples, mode, fuzzy)
+                records = _evaluate_batch(backend, examples, mode, fuzzy, scorer)
                 seconds = (time.perf_counter() - began) / len(records)
                 for sample in records:
                     sample["seconds"] = seconds
@@ -389,6 +417,19 @@ def run_evaluation(
                 handle.flush()
                 os.fsync(handle.fileno())
                 progress.update(len(records))
+        if faithfulness == "full":
+            from r2rec_bench.faithfulness.counterfactual import run_counterfactual
+
+            run_counterfactual(
+                backend,
+                dataset,
+                split,
+                read_samples(out / SAMPLES),
+                out,
+                seed=seed,
+                batch_size=step,
+                quiet=quiet,
+            )
     except BaseException:
         # A run that evaluated nobody leaves nothing to resume: leave no directory behind.
         samples = out / SAMPLES
@@ -414,8 +455,38 @@ def _environment() -> dict:
     }
 
 
+def _merge_counterfactual(out: Path, samples: list[dict]) -> list[dict]:
+    """Samples with their counterfactual values (from ``counterfactual.jsonl``) written into
+    their ``faithfulness``, so that samples.jsonl holds every per-sample figure."""
+    from r2rec_bench.faithfulness.counterfactual import LOG, read_log
+
+    log = read_log(out / LOG)
+    if not log:
+        return samples
+    missing = [s["user_id"] for s in samples if s["user_id"] not in log]
+    if missing:
+        raise UserError(
+            f"{out / LOG}: {len(missing)} of {len(samples)} users have no counterfactual "
+            "outcome yet; rerun the same evaluate command to finish"
+        )
+    merged = []
+    for sample in samples:
+        faithfulness = dict(sample.get("faithfulness") or {})
+        faithfulness["counterfactual"] = log[sample["user_id"]]
+        merged.append({**sample, "faithfulness": faithfulness})
+    if merged != samples:
+        temporary = out / f".{SAMPLES}.merging"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in merged))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, out / SAMPLES)
+    return merged
+
+
 def finalize(out: Path) -> dict:
     """Compute results.json from an output directory's run.json and samples.jsonl."""
+    from r2rec_bench.faithfulness import aggregate as aggregate_faithfulness
     from r2rec_bench.harness.metrics import summarize
     from r2rec_bench.harness.parser import FUZZY_THRESHOLD
 
@@ -428,6 +499,7 @@ def finalize(out: Path) -> dict:
             "same evaluate command to finish"
         )
     config = run["config"]
+    samples = _merge_counterfactual(out, samples)
     summary = summarize(
         [s["target_rank"] for s in samples], [s["valid"] for s in samples], seed=config["seed"]
     )
@@ -453,7 +525,7 @@ def finalize(out: Path) -> dict:
             "valid": sum(bool(s["valid"]) for s in samples),
             "match": dict(sorted(Counter(s["match"] for s in samples).items())),
         },
-        "faithfulness": None,
+        "faithfulness": aggregate_faithfulness(samples, seed=config["seed"]),
         "cost": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,

@@ -19,6 +19,9 @@ class EvalRequest:
     history_titles: list[str]
     candidates: list[str]  # item ids, in prompt order
     candidate_titles: list[str]
+    # Text the assistant turn must begin with: a backend continues it (early answering
+    # forces an answer after a truncated reasoning this way). Empty for a normal request.
+    assistant_prefix: str = ""
 
 
 @dataclass(frozen=True)

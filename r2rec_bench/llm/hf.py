@@ -361,8 +361,12 @@ def generate_chat(
     *,
     max_new_tokens: int,
     batch_size: int | str | BatchSizer = "auto",
+    prefixes: Sequence[str] | None = None,
 ) -> list[Generation]:
     """Greedy answers to chat prompts, with the prompt and completion token counts.
+
+    ``prefixes`` (one per prompt, may be empty) begin the assistant's turn: the model
+    continues them, and the answer is the continuation alone.
 
     Decoding is plain greedy search for every model: the sampling settings and penalties of
     a model's own ``generation_config`` are not applied, so that models are compared under
@@ -376,7 +380,11 @@ def generate_chat(
     from transformers import GenerationConfig
 
     sizer = as_sizer(batch_size, model.device)
-    prompts = [encode(tokenizer, render_chat(tokenizer, m)) for m in messages_batch]
+    prefixes = prefixes or [""] * len(messages_batch)
+    prompts = [
+        encode(tokenizer, render_chat(tokenizer, m) + prefix)
+        for m, prefix in zip(messages_batch, prefixes, strict=True)
+    ]
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     eos = _eos_ids(model, tokenizer)
     config = GenerationConfig(

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from r2rec_bench.errors import UserError
+from r2rec_bench.faithfulness import aggregate
 from r2rec_bench.harness.data import open_dataset
 from r2rec_bench.harness.metrics import ranks_from_scores, summarize
 from r2rec_bench.harness.runner import (
@@ -77,7 +78,10 @@ def test_samples_and_results_follow_the_documented_schema(ml100k_build, tmp_path
     assert results["dataset"]["fingerprint"] == dataset.fingerprint
     assert results["dataset"]["id"] == "ml-100k-iot" and results["split"] == "test"
     assert results["model"] == HashBackend().describe()
-    assert results["faithfulness"] is None and results["seed"] == 3
+    assert results["seed"] == 3
+    # Static faithfulness is always there in generate mode, computed from the samples.
+    assert results["faithfulness"]["mode"] == "static"
+    assert results["faithfulness"] == aggregate(lines_of(tmp_path / "samples.jsonl"), seed=3)
     assert results["harness"]["name"] == "r2rec-bench"
     assert {"python", "platform", "libraries"} <= set(results["environment"])
     cost = results["cost"]
@@ -101,7 +105,8 @@ def test_samples_and_results_follow_the_documented_schema(ml100k_build, tmp_path
         expected = ranked.index(row["target_index"]) + 1 if row["target_index"] in ranked else 0
         assert sample["target_rank"] == expected
         assert sample["hit@1"] == (expected == 1)
-        assert sample["valid"] == bool(ranked) and sample["faithfulness"] is None
+        assert sample["valid"] == bool(ranked)
+        assert set(sample["faithfulness"]) == {"static"}
     # Every shape of answer HashBackend gives shows up, and is counted as documented.
     assert {s["match"] for s in samples} == {"exact", "normalized", "none"}
     assert results["answers"]["valid"] == sum(s["valid"] for s in samples)
@@ -164,8 +169,10 @@ def test_backends_see_requests_only(ml100k_build, tmp_path):
     evaluate(Recording(), ml100k_build, tmp_path, limit=12, batch_size=5)
     assert {f.name for f in fields(EvalRequest)} == {
         "user_id", "prompt", "history", "history_titles", "candidates", "candidate_titles",
+        "assistant_prefix",
     }  # fmt: skip
     assert all(type(request) is EvalRequest for request in seen) and len(seen) == 12
+    assert all(request.assistant_prefix == "" for request in seen)
 
 
 def test_batches_are_on_disk_before_the_next_batch_starts(ml100k_build, tmp_path):

@@ -127,6 +127,7 @@ class HFBackend:
             [request.prompt for request in requests],
             max_new_tokens=self.max_new_tokens,
             batch_size=self._generate_sizer,
+            prefixes=[request.assistant_prefix for request in requests],
         )
 
     def rank(self, requests: list[EvalRequest]) -> list[list[float]]:

@@ -108,7 +108,17 @@ class OpenAIBackend:
             params["seed"] = self.seed
 
         def ask(request: EvalRequest) -> Generation:
-            result = self.client.chat(request.prompt, **params)
+            if not request.assistant_prefix:
+                result = self.client.chat(request.prompt, **params)
+            else:
+                # A begun assistant turn to continue: vLLM's and SGLang's chat extension.
+                messages = [
+                    *request.prompt,
+                    {"role": "assistant", "content": request.assistant_prefix},
+                ]
+                result = self.client.chat(
+                    messages, **params, continue_final_message=True, add_generation_prompt=False
+                )
             return Generation(result.text, result.prompt_tokens, result.completion_tokens)
 
         return self.client.map(ask, requests)
