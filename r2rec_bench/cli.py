@@ -93,6 +93,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 COMMAND_MODULES: tuple[str, ...] = (
     "r2rec_bench.harness.commands",
     "r2rec_bench.baselines.commands",
+    "r2rec_bench.trainer.commands",
+    "r2rec_bench.leaderboard.commands",
 )
 
 

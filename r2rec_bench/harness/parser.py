@@ -56,6 +56,7 @@ that finds two or more candidates makes the line ambiguous (invalid):
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -155,6 +156,13 @@ class _Candidates:
             ):
                 hits.append(position)
         return hits
+
+
+@functools.lru_cache(maxsize=16_384)  # ~5 kB each; covers a 6,040-user split
+def _indexed(titles: tuple[str, ...]) -> _Candidates:
+    # The same candidate list is parsed many times (every sample of a user in a leaderboard
+    # check, every rollout of a GRPO prompt): index it once.
+    return _Candidates.index(list(titles))
 
 
 def _match_line(line: str, candidates: _Candidates, fuzzy: bool) -> tuple[str, list[int]]:
@@ -259,7 +267,7 @@ def parse_answer(text: str, candidate_titles: list[str], *, fuzzy: bool = False)
     lines = [line.strip() for line in answer.splitlines() if line.strip()]
     if not lines:
         problems.append(EMPTY_ANSWER)
-    candidates = _Candidates.index(list(candidate_titles))
+    candidates = _indexed(tuple(candidate_titles))
     ranking: list[int] = []
     weakest = "exact"
     for number, line in enumerate(lines, 1):

@@ -1,0 +1,160 @@
+"""``submit``, ``leaderboard verify`` and ``leaderboard build``: the leaderboard's subcommands.
+
+Only argparse at import time: the CLI builds its ``--help`` from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from r2rec_bench.console import print_json
+from r2rec_bench.errors import UserError
+
+SUBMISSIONS = Path("leaderboard/submissions")
+SITE = Path("leaderboard/site")
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from r2rec_bench.leaderboard.submit import submit
+
+    plan = submit(
+        args.results_dir,
+        to=args.to,
+        hub=args.hub,
+        name=args.name,
+        datasets=args.dataset,
+        dry_run=args.dry_run,
+    )
+    if args.json:
+        print_json(vars(plan))
+    else:
+        print(plan.describe())
+    return 0
+
+
+def _verdicts(path: Path, datasets: list[str] | None):
+    from r2rec_bench.leaderboard.submission import RESULTS
+    from r2rec_bench.leaderboard.verify import DatasetFinder, verify_folder, verify_tree
+
+    finder = DatasetFinder(datasets)
+    if (path / RESULTS).is_file():  # one submission (or an evaluate output directory)
+        return finder, [verify_folder(path, finder)]
+    return finder, verify_tree(path, finder)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    _, verdicts = _verdicts(args.path, args.dataset)
+    rejected = [v for v in verdicts if not v.accepted]
+    if args.json:
+        print_json(
+            {"accepted": len(verdicts) - len(rejected), "verdicts": [v.to_dict() for v in verdicts]}
+        )
+    else:
+        for verdict in verdicts:
+            if verdict.accepted:
+                metrics = verdict.submission.results["metrics"]
+                print(
+                    f"accepted {verdict.dataset}/{verdict.name}: "
+                    f"{verdict.submission.results['n_users']:,} users, "
+                    f"HR@1 {metrics['hr@1']['value']:.4f}"
+                )
+            else:
+                print(f"rejected {verdict.dataset}/{verdict.name}: {verdict.reason}")
+    if rejected:
+        print(
+            f"r2rec-bench: error: {len(rejected)} of {len(verdicts)} submissions rejected",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from r2rec_bench.atomic import atomic_directory
+    from r2rec_bench.leaderboard.site import collect, render_site
+
+    if not args.submissions.is_dir():
+        raise UserError(f"{args.submissions}: no such folder; pass --submissions DIR")
+    finder, verdicts = _verdicts(args.submissions, args.dataset)
+    rejected = [v for v in verdicts if not v.accepted]
+    if rejected:
+        raise UserError(
+            f"{len(rejected)} of {len(verdicts)} submissions rejected, first "
+            f"{rejected[0].dataset}/{rejected[0].name}: {rejected[0].reason}; run "
+            "`r2rec-bench leaderboard verify` for every reason"
+        )
+    boards = collect([v.submission for v in verdicts], finder)
+    with atomic_directory(args.out) as staging:
+        render_site(boards, staging)
+    index = (args.out / "index.html").resolve()
+    entries = sum(len(board.entries) for board in boards)
+    if args.json:
+        print_json({"out": str(args.out), "index": str(index), "entries": entries})
+    elif not args.quiet:
+        print(
+            f"leaderboard: {entries} entries on {len(boards)} dataset split(s) in {args.out}; "
+            f"open {index.as_uri()}"
+        )
+    return 0
+
+
+def register(subcommands) -> None:
+    submit = subcommands.add_parser(
+        "submit",
+        help="verify an evaluate run and file it as a leaderboard submission",
+        description="Recompute every figure of an evaluate output directory (results.json "
+        "+ samples.jsonl) against the dataset's gold targets, then copy it to "
+        "<--to>/<dataset>/<name>/ or open a pull request on a Hub results dataset.",
+    )
+    submit.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    where = submit.add_mutually_exclusive_group()
+    where.add_argument(
+        "--to", type=Path, metavar="DIR", help=f"submissions folder (default: {SUBMISSIONS})"
+    )
+    where.add_argument("--hub", metavar="ORG/RESULTS_REPO", help="open a PR on this Hub dataset")
+    submit.add_argument("--name", help="submission name (default: the model's slug)")
+    submit.add_argument(
+        "--dataset",
+        action="append",
+        metavar="DIR_OR_HUB_ID",
+        help="where the dataset is (default: out/<name>, then its Hub repo)",
+    )
+    submit.add_argument("--dry-run", action="store_true", help="verify and plan, write nothing")
+    submit.add_argument("--json", action="store_true", help="machine-readable output")
+    submit.set_defaults(handler=cmd_submit)
+
+    leaderboard = subcommands.add_parser("leaderboard", help="verify submissions, build the site")
+    actions = leaderboard.add_subparsers(
+        dest="leaderboard_command", metavar="ACTION", required=True
+    )
+    dataset_help = (
+        "a dataset directory or Hub id (repeatable; default: out/<name>, then its Hub repo)"
+    )
+
+    verify = actions.add_parser(
+        "verify",
+        help="recompute every submission's figures from its samples",
+        description="Check every submission (or one submission folder) against the gold "
+        "targets of its dataset: fingerprint, users, each sample's ranking, every metric "
+        "and interval. Prints a verdict per submission; exit code 2 if any is rejected.",
+    )
+    verify.add_argument("path", nargs="?", type=Path, default=SUBMISSIONS, metavar="PATH")
+    verify.add_argument("--dataset", action="append", metavar="DIR_OR_HUB_ID", help=dataset_help)
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
+    verify.set_defaults(handler=cmd_verify)
+
+    build = actions.add_parser(
+        "build",
+        help="render the verified submissions into a static site",
+        description="Verify every submission, then write a self-contained static site "
+        "(index.html, a page per entry), leaderboard.json, LEADERBOARD.md and the results "
+        "repo's card (README.md).",
+    )
+    build.add_argument("--submissions", type=Path, default=SUBMISSIONS, metavar="DIR")
+    build.add_argument("--out", type=Path, default=SITE, metavar="DIR")
+    build.add_argument("--dataset", action="append", metavar="DIR_OR_HUB_ID", help=dataset_help)
+    build.add_argument("--quiet", action="store_true", help="no summary")
+    build.add_argument("--json", action="store_true", help="machine-readable output")
+    build.set_defaults(handler=cmd_build)

@@ -1,0 +1,194 @@
+"""What a submission is on disk, and reading one without trusting it.
+
+A submission is the two files ``r2rec-bench evaluate`` writes, ``results.json`` and
+``samples.jsonl``, filed as ``<submissions>/<dataset>/<name>/``. Everything in them comes from
+a stranger, so reading checks the layout, the names (no escaping the submissions folder),
+the sizes (before reading anything) and that both files are JSON of the right shape; every
+problem is a :class:`Rejected` whose message names the file (and line) and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+RESULTS, SAMPLES = "results.json", "samples.jsonl"
+FILES = (RESULTS, SAMPLES)
+# results.json is a few kilobytes; samples.jsonl of an LLM with long reasoning on ml-1m's
+# 6,040 users is tens of megabytes. Well above both, still small enough to hold in memory.
+MAX_BYTES = {RESULTS: 1 << 20, SAMPLES: 256 << 20}
+# Folder names: what `model_slug` produces (letters, digits, . _ + -), starting with a letter
+# or digit, so that no name is empty, hidden, "..", absolute or holds a separator.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+_RESUBMIT = "submit the files `r2rec-bench evaluate` wrote, unedited"
+# The fields of results.json that verification reads, with the type each must have.
+_REQUIRED = {
+    "schema_version": int,
+    "dataset": dict,
+    "split": str,
+    "mode": str,
+    "model": dict,
+    "backend": dict,
+    "parser": dict,
+    "seed": int,
+    "n_users": int,
+    "metrics": dict,
+    "interval": dict,
+    "answers": dict,
+}
+
+
+class Rejected(Exception):
+    """A submission that cannot be accepted: the message says where and what to do."""
+
+
+def check_name(name: str, what: str = "submission name") -> str:
+    """``name`` if it is a safe folder name, else :class:`Rejected`."""
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
+        raise Rejected(
+            f"{what} {name!r} is not a safe folder name; use letters, digits, '.', '_', '+' "
+            "and '-' (no path separators, no '..'), starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submission's files, read and shape-checked, not yet verified against the data."""
+
+    path: Path  # the folder holding results.json and samples.jsonl
+    name: str
+    results: dict
+    samples: list[dict]
+    lines: list[int]  # samples.jsonl line number of each sample, for error messages
+    answers_sha256: str  # sha256 over the users' output hashes: equal outputs, equal hash
+
+    @property
+    def dataset_name(self) -> str:
+        return self.results["dataset"]["name"]
+
+
+def _read_bytes(path: Path, root: Path) -> bytes:
+    if path.is_symlink() or not path.is_file():
+        raise Rejected(f"{path}: missing or not a plain file; {_RESUBMIT}")
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise Rejected(f"{path}: resolves outside the submission folder; use plain files")
+    size = path.stat().st_size
+    if size > MAX_BYTES[path.name]:
+        raise Rejected(
+            f"{path}: {size:,} bytes, over the limit of {MAX_BYTES[path.name]:,}; {_RESUBMIT}"
+        )
+    return path.read_bytes()
+
+
+def _parse_results(path: Path, data: bytes) -> dict:
+    try:
+        results = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Rejected(f"{path}: not valid JSON ({exc}); {_RESUBMIT}") from None
+    if not isinstance(results, dict):
+        raise Rejected(f"{path}: not a JSON object; {_RESUBMIT}")
+    for key, kind in _REQUIRED.items():
+        value = results.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise Rejected(f"{path}: field `{key}` missing or not a {kind.__name__}; {_RESUBMIT}")
+    if "faithfulness" not in results:
+        raise Rejected(f"{path}: field `faithfulness` missing; {_RESUBMIT}")
+    for key in ("name", "id", "fingerprint"):
+        if not isinstance(results["dataset"].get(key), str):
+            raise Rejected(f"{path}: field `dataset.{key}` missing; {_RESUBMIT}")
+    if not isinstance(results["backend"].get("spec"), str):
+        raise Rejected(f"{path}: field `backend.spec` missing; {_RESUBMIT}")
+    check_name(results["dataset"]["name"], f"{path}: dataset name")
+    return results
+
+
+def _parse_samples(path: Path, data: bytes) -> tuple[list[dict], list[int]]:
+    samples, lines = [], []
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            sample = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise Rejected(f"{path}:{number}: not valid JSON; {_RESUBMIT}") from None
+        if not isinstance(sample, dict) or not isinstance(sample.get("user_id"), str):
+            raise Rejected(f"{path}:{number}: not a sample (no user_id); {_RESUBMIT}")
+        samples.append(sample)
+        lines.append(number)
+    if not samples:
+        raise Rejected(f"{path}: no samples; {_RESUBMIT}")
+    return samples, lines
+
+
+def answers_sha256(samples: list[dict]) -> str:
+    """One hash of what a run answered (user ids and output hashes, in user order), so that
+    the same answers submitted twice are found whatever the timings or file order."""
+    pairs = sorted(f"{s['user_id']}\t{s.get('output_sha256')}" for s in samples)
+    return hashlib.sha256("\n".join(pairs).encode()).hexdigest()
+
+
+def read_submission(folder: Path, name: str | None = None) -> Submission:
+    """Read ``folder``'s results.json and samples.jsonl; :class:`Rejected` if malformed.
+
+    ``name`` is the submission's name (default: the folder's); callers that file it under
+    that name check it with :func:`check_name`.
+    """
+    folder = Path(folder)
+    results = _parse_results(folder / RESULTS, _read_bytes(folder / RESULTS, folder))
+    samples, lines = _parse_samples(folder / SAMPLES, _read_bytes(folder / SAMPLES, folder))
+    return Submission(
+        path=folder,
+        name=name or folder.name,
+        results=results,
+        samples=samples,
+        lines=lines,
+        answers_sha256=answers_sha256(samples),
+    )
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One folder of a submissions tree: where a submission is, or what is wrong there."""
+
+    dataset: str
+    name: str
+    path: Path
+    problem: str | None  # set when the folder breaks the layout
+
+
+def scan(root: Path) -> list[Slot]:
+    """Every ``<dataset>/<name>/`` folder under a submissions root, sorted; anything that
+    breaks the layout (a stray file, a link, an unsafe name, a file missing or extra) is a
+    slot with a problem."""
+    root = Path(root)
+    slots = []
+    for dataset_dir in sorted(root.iterdir()):
+        if dataset_dir.name.startswith("."):
+            continue  # a staging folder of a submit in progress, .gitkeep and the like
+        for path in sorted(dataset_dir.iterdir()) if _is_folder(dataset_dir) else [dataset_dir]:
+            slots.append(Slot(dataset_dir.name, path.name, path, _layout_problem(root, path)))
+    return slots
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _layout_problem(root: Path, path: Path) -> str | None:
+    where = f"{path}: "
+    layout = "a submission is <dataset>/<name>/ holding results.json and samples.jsonl"
+    if not _is_folder(path):
+        return where + f"not a folder; {layout}"
+    for part in path.relative_to(root).parts:
+        try:
+            check_name(part, "folder name")
+        except Rejected as exc:
+            return where + str(exc)
+    extra = sorted(p.name for p in path.iterdir() if p.name not in FILES)
+    if extra:
+        return where + f"unexpected file {extra[0]!r}; {layout}"
+    return None

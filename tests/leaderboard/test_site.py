@@ -1,0 +1,169 @@
+"""`r2rec-bench leaderboard build`: what the static site holds, that it has no external
+asset, that markup from a submission stays text, and that a rebuild changes no byte."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from r2rec_bench.leaderboard.site import FAITHFULNESS
+from tests.conftest import run_cli
+from tests.leaderboard.conftest import DATASET, EVIL, file_submission, make_evil
+
+FAITHFULNESS_KEYS = [key for key, _ in FAITHFULNESS]
+
+
+def build(submissions: Path, dataset: Path, out: Path):
+    return run_cli(
+        "leaderboard", "build", "--submissions", str(submissions), "--out", str(out),
+        "--dataset", str(dataset),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def site(submissions, evaluated, ml100k_build, tmp_path) -> Path:
+    make_evil(file_submission(evaluated["random"], submissions, "evil"), ml100k_build)
+    out = tmp_path / "site"
+    result = build(submissions, ml100k_build, out)
+    assert result.returncode == 0, result.stderr
+    assert f"3 entries on 1 dataset split(s) in {out}; open file://" in result.stdout
+    return out
+
+
+def test_site_files_and_tables(site, evaluated):
+    assert sorted(str(p.relative_to(site)) for p in site.rglob("*")) == [
+        "LEADERBOARD.md",
+        "README.md",
+        "entries",
+        f"entries/{DATASET}--baseline--pop.html",
+        f"entries/{DATASET}--baseline--random.html",
+        f"entries/{DATASET}--evil.html",
+        "index.html",
+        "leaderboard.json",
+    ]
+    pop = json.loads((evaluated["pop"] / "results.json").read_text())
+    board = json.loads((site / "leaderboard.json").read_text())["boards"][0]
+    assert (board["dataset"], board["split"]) == (DATASET, "test")
+    assert board["fingerprint"] == pop["dataset"]["fingerprint"]
+    assert board["entries"][0]["model"] == "baseline:pop"  # best HR@1 first
+    assert board["entries"][0]["metrics"]["hr@1"] == {
+        "value": pop["metrics"]["hr@1"]["value"],
+        "ci_low": pop["metrics"]["hr@1"]["ci_low"],
+        "ci_high": pop["metrics"]["hr@1"]["ci_high"],
+    }
+    index = (site / "index.html").read_text()
+    hr1 = pop["metrics"]["hr@1"]
+    assert (
+        f"{hr1['value']:.4f}" in index and f"[{hr1['ci_low']:.4f}, {hr1['ci_high']:.4f}]" in index
+    )
+    for title in ("HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR", "Valid", "Grounding"):
+        assert f">{title}</button>" in index
+    # A chart for each faithfulness metric some entry reports, with its points; else a note.
+    reported = sorted({k for e in board["entries"] for k in e["metrics"]} & set(FAITHFULNESS_KEYS))
+    charts = sorted(re.findall(r'<figure class="chart" data-metric="([^"]+)"', index))
+    assert charts == reported
+    if not reported:
+        assert "No entry on this dataset reports faithfulness yet" in index
+    markdown = (site / "LEADERBOARD.md").read_text()
+    assert f"## {DATASET} (test)" in markdown
+    row = next(line for line in markdown.splitlines() if line.startswith("| 1 |"))
+    assert row.startswith(
+        f"| 1 | baseline:pop | generate | {hr1['value']:.4f} [{hr1['ci_low']:.4f}, "
+    )
+    assert "| — |" in row or row.endswith("— |")
+    card = (site / "README.md").read_text()
+    assert card.startswith("---\npretty_name: r2rec-bench leaderboard results\n")
+    assert f"## {DATASET} (test)" in card
+
+
+def test_entry_page_shows_configuration_and_reasoning(site, evaluated):
+    page = (site / "entries" / f"{DATASET}--baseline--pop.html").read_text()
+    pop = json.loads((evaluated["pop"] / "results.json").read_text())
+    assert "<h1>baseline:pop</h1>" in page
+    assert pop["dataset"]["fingerprint"] in page
+    for field in (
+        "backend options",
+        "model details",
+        "split",
+        "seed",
+        "parser",
+        "cost",
+        "environment",
+    ):
+        assert f"<dt>{field}</dt>" in page
+    assert page.count('<article class="sample">') == 3
+    assert page.count("<pre>") == 3 and "&lt;answer&gt;" in page
+
+
+class Fetches(HTMLParser):
+    """What a page would load: src attributes, link tags, url() and @import in styles; and
+    every href, which must stay inside the site."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetches: list[str] = []
+        self.hrefs: list[str] = []
+        self.in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        self.in_style = tag == "style"
+        if tag in ("link", "img", "iframe", "object", "embed"):
+            self.fetches.append(tag)
+        for name, value in attrs:
+            if name == "src":
+                self.fetches.append(f"src={value}")
+            elif name == "href":
+                self.hrefs.append(value)
+
+    def handle_data(self, data):
+        if self.in_style and re.search(r"url\(|@import", data):
+            self.fetches.append("style")
+
+
+def test_no_external_assets(site):
+    for page in [site / "index.html", *(site / "entries").glob("*.html")]:
+        parser = Fetches()
+        parser.feed(page.read_text())
+        assert parser.fetches == [], page
+        assert parser.hrefs and not [h for h in parser.hrefs if re.match(r"[a-z]+:|//", h)]
+
+
+def test_markup_in_names_and_reasoning_is_text(site):
+    for path in [site / "index.html", site / f"entries/{DATASET}--evil.html"]:
+        text = path.read_text()
+        assert EVIL not in text and "<img" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in text
+    assert text.count("&lt;script&gt;alert(1)") >= 2  # the page title, heading and reasoning
+    for path in [site / "LEADERBOARD.md", site / "README.md"]:
+        text = path.read_text()
+        assert EVIL not in text and "&lt;script&gt;" in text
+
+
+def test_rebuild_is_byte_identical(site, submissions, ml100k_build, tmp_path):
+    again = tmp_path / "again"
+    assert build(submissions, ml100k_build, again).returncode == 0
+    for path in site.rglob("*"):
+        if path.is_file():
+            assert path.read_bytes() == (again / path.relative_to(site)).read_bytes(), path
+
+
+def test_rejected_submission_stops_the_build_and_writes_nothing(
+    submissions, ml100k_build, tmp_path
+):
+    (submissions / DATASET / "baseline--pop" / "samples.jsonl").write_text("{}\n")
+    out = tmp_path / "site"
+    result = build(submissions, ml100k_build, out)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "1 of 2 submissions rejected, first ml-100k-iot/baseline--pop" in line
+    assert not out.exists()
+
+
+def test_empty_leaderboard_builds(tmp_path, ml100k_build):
+    (tmp_path / "submissions").mkdir()
+    assert build(tmp_path / "submissions", ml100k_build, tmp_path / "site").returncode == 0
+    assert "No verified submissions yet." in (tmp_path / "site" / "index.html").read_text()

@@ -1,0 +1,257 @@
+"""`r2rec-bench leaderboard verify` through the console script: every real submission is
+accepted, every kind of tampering is rejected with its reason, and verdicts are deterministic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from r2rec_bench.leaderboard.submission import MAX_BYTES
+from tests.conftest import REPO, run_cli
+from tests.leaderboard.conftest import DATASET, edit_results, read_samples, write_samples
+
+POP = f"{DATASET}/baseline--pop"
+
+
+def verify(root: Path, dataset: Path, *extra: str):
+    return run_cli("leaderboard", "verify", str(root), "--dataset", str(dataset), *extra)
+
+
+def rejection(result, name: str = POP) -> str:
+    """The reason printed for ``name``, after checking the exit code and the summary."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "submissions rejected" in result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith(f"rejected {name}:")]
+    assert len(lines) == 1, result.stdout
+    return lines[0]
+
+
+def test_real_submissions_are_accepted(submissions, ml100k_build):
+    result = verify(submissions, ml100k_build)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"accepted {POP}: 943 users, HR@1 0.1453",
+        f"accepted {DATASET}/baseline--random: 943 users, HR@1 0.0392",
+    ]
+
+
+def test_one_evaluate_folder_verifies(evaluated, ml100k_build):
+    result = verify(evaluated["pop"], ml100k_build)  # run.json beside it is fine here
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("accepted ")
+
+
+def test_verification_is_deterministic(submissions, ml100k_build):
+    folder = submissions / POP
+    samples = read_samples(folder)
+    samples[3]["target_rank"] += 1
+    write_samples(folder, samples)
+    first = verify(submissions, ml100k_build, "--json")
+    second = verify(submissions, ml100k_build, "--json")
+    assert first.returncode == second.returncode == 2
+    assert first.stdout == second.stdout
+    report = json.loads(first.stdout)
+    assert [v["accepted"] for v in report["verdicts"]] == [False, True]
+
+
+def _change_metric(folder: Path) -> None:
+    edit_results(
+        folder, lambda r: r["metrics"]["hr@1"].update(value=r["metrics"]["hr@1"]["value"] + 0.01)
+    )
+
+
+def _change_interval(folder: Path) -> None:
+    edit_results(folder, lambda r: r["metrics"]["mrr"].update(ci_high=0.99))
+
+
+def _change_answer_count(folder: Path) -> None:
+    edit_results(folder, lambda r: r["answers"].update(valid=r["answers"]["valid"] - 1))
+
+
+def _edit_output(folder: Path) -> None:
+    samples = read_samples(folder)
+    samples[0]["output"] = samples[0]["output"].replace("<answer>", "<answer>Toy Story (1995)\n")
+    write_samples(folder, samples)
+
+
+def _edit_output_and_hash(folder: Path) -> None:
+    """An output made to hit, its hash recomputed, the stored ranking left as it was."""
+    samples = read_samples(folder)
+    sample = samples[0]
+    sample["output"] = "<think>\n</think>\n<answer>Something else entirely</answer>"
+    sample["output_sha256"] = hashlib.sha256(sample["output"].encode()).hexdigest()
+    write_samples(folder, samples)
+
+
+def _edit_ranking(folder: Path) -> None:
+    """A miss turned into a hit: ranking, rank and hit@1 consistent with each other."""
+    samples = read_samples(folder)
+    sample = next(s for s in samples if s["target_rank"] > 1)
+    sample["ranking"].remove(sample["target_index"])
+    sample["ranking"].insert(0, sample["target_index"])
+    sample.update({"target_rank": 1, "hit@1": True})
+    write_samples(folder, samples)
+
+
+def _change_target(folder: Path) -> None:
+    samples = read_samples(folder)
+    samples[5]["target_index"] = (samples[5]["target_index"] + 1) % 20
+    write_samples(folder, samples)
+
+
+def _wrong_fingerprint(folder: Path) -> None:
+    edit_results(folder, lambda r: r["dataset"].update(fingerprint="0" * 64))
+
+
+def _missing_users(folder: Path) -> None:
+    write_samples(folder, read_samples(folder)[:-5])
+
+
+def _extra_users(folder: Path) -> None:
+    samples = read_samples(folder)
+    write_samples(folder, [*samples, {**samples[0], "user_id": "stranger"}])
+
+
+def _user_twice(folder: Path) -> None:
+    samples = read_samples(folder)
+    write_samples(folder, [*samples, samples[0]])
+
+
+def _oversized_results(folder: Path) -> None:
+    edit_results(folder, lambda r: r.update(padding="x" * MAX_BYTES["results.json"]))
+
+
+def _non_json_results(folder: Path) -> None:
+    (folder / "results.json").write_bytes(b"\x89PNG\r\n\x1a\n not json")
+
+
+def _non_json_sample(folder: Path) -> None:
+    lines = (folder / "samples.jsonl").read_text().splitlines()
+    lines[2] = "{not json"
+    (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _missing_field(folder: Path) -> None:
+    edit_results(folder, lambda r: r.pop("seed"))
+
+
+def _unsafe_dataset_name(folder: Path) -> None:
+    edit_results(folder, lambda r: r["dataset"].update(name="../../etc"))
+
+
+def _extra_file(folder: Path) -> None:
+    (folder / "run.sh").write_text("echo hi\n")
+
+
+def _linked_results(folder: Path) -> None:
+    outside = folder.parent.parent.parent / "outside.json"
+    shutil.move(folder / "results.json", outside)
+    os.symlink(outside, folder / "results.json")
+
+
+TAMPERING = {
+    "changed metric": (_change_metric, "`metrics.hr@1.value` is 0.155"),
+    "changed interval": (_change_interval, "`metrics.mrr.ci_high` is 0.99 but the samples give"),
+    "changed answer count": (
+        _change_answer_count,
+        "`answers.valid` is 942 but the samples give 943",
+    ),
+    "edited output": (
+        _edit_output,
+        "samples.jsonl:1: user 1: `output` does not match its `output_sha256`",
+    ),
+    "edited output, rehashed": (
+        _edit_output_and_hash,
+        "samples.jsonl:1: user 1: `ranking`, `valid` or `match` is not what the output parses to",
+    ),
+    "edited ranking": (
+        _edit_ranking,
+        "`ranking`, `valid` or `match` is not what the output parses to",
+    ),
+    "changed target": (
+        _change_target,
+        "samples.jsonl:6: user 6: row index, candidates or target differ",
+    ),
+    "wrong fingerprint": (
+        _wrong_fingerprint,
+        "dataset fingerprint 0000000000000000… is not that of ml-100k-iot",
+    ),
+    "missing users": (
+        _missing_users,
+        "5 of the 943 users of the test split missing and 0 users not in it",
+    ),
+    "extra users": (
+        _extra_users,
+        "0 of the 943 users of the test split missing and 1 users not in it",
+    ),
+    "user twice": (_user_twice, "samples.jsonl:944: user 1 appears twice"),
+    "oversized file": (_oversized_results, "bytes, over the limit of 1,048,576"),
+    "non-JSON results": (_non_json_results, "results.json: not valid JSON"),
+    "non-JSON sample": (_non_json_sample, "samples.jsonl:3: not valid JSON"),
+    "missing field": (_missing_field, "results.json: field `seed` missing"),
+    "name escaping via results": (
+        _unsafe_dataset_name,
+        "dataset name '../../etc' is not a safe folder name",
+    ),
+    "extra file": (_extra_file, "unexpected file 'run.sh'"),
+    "link out of the folder": (_linked_results, "results.json: missing or not a plain file"),
+}
+
+
+@pytest.mark.parametrize("kind", TAMPERING)
+def test_tampering_is_rejected_with_its_reason(kind, submissions, ml100k_build):
+    tamper, reason = TAMPERING[kind]
+    tamper(submissions / POP)
+    result = verify(submissions, ml100k_build)
+    line = rejection(result)
+    assert reason in line, line
+    assert f"accepted {DATASET}/baseline--random" in result.stdout  # the others still pass
+
+
+def test_duplicate_is_rejected(submissions, ml100k_build):
+    shutil.copytree(submissions / POP, submissions / DATASET / "pop-again")
+    line = rejection(verify(submissions, ml100k_build), f"{DATASET}/pop-again")
+    assert f"a duplicate of {POP} (the same answers for the same users)" in line
+
+
+def test_misfiled_submission_is_rejected(submissions, ml100k_build):
+    (submissions / "ml-1m-iot").mkdir()
+    shutil.move(submissions / POP, submissions / "ml-1m-iot" / "baseline--pop")
+    line = rejection(verify(submissions, ml100k_build), "ml-1m-iot/baseline--pop")
+    assert "filed under ml-1m-iot/ but results.json is on dataset ml-100k-iot" in line
+
+
+@pytest.mark.parametrize("name", ["-rm", "a b", "x;y", "über", "a..b"])
+def test_unsafe_folder_names_are_rejected(name, submissions, ml100k_build):
+    shutil.move(submissions / POP, submissions / DATASET / name)
+    line = rejection(verify(submissions, ml100k_build), f"{DATASET}/{name}")
+    assert "is not a safe folder name" in line
+
+
+def test_linked_submission_folder_is_rejected(submissions, ml100k_build, evaluated):
+    os.symlink(evaluated["pop"], submissions / DATASET / "linked")
+    line = rejection(verify(submissions, ml100k_build), f"{DATASET}/linked")
+    assert "not a folder" in line
+
+
+def test_unknown_dataset_is_one_line(submissions, tmp_path):
+    result = run_cli("leaderboard", "verify", str(submissions), cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("r2rec-bench: error: dataset ml-100k-iot: not at out/ml-100k-iot")
+    assert line.endswith("pass --dataset DIR_OR_HUB_ID")
+
+
+def test_seeded_submissions_are_accepted(ml100k_build):
+    """Whatever leaderboard/submissions/ holds verifies against the real build."""
+    seeded = REPO / "leaderboard" / "submissions"
+    if not seeded.is_dir() or not any(seeded.iterdir()):
+        pytest.skip("leaderboard/submissions/ is not seeded yet")
+    result = verify(seeded, ml100k_build)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(line.startswith("accepted ") for line in result.stdout.splitlines())
