@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -49,9 +49,10 @@ def _with_year(base: str, year: str | None) -> str:
     return f"{base} ({year})" if year else base
 
 
-@dataclass(frozen=True)
-class Mention:
-    """A span of normalised text naming catalog items (``codes``; empty when off-catalog)."""
+class Mention(NamedTuple):
+    """A span of normalised text naming catalog items (``codes``; empty when off-catalog).
+
+    A named tuple rather than a dataclass: a trace has a dozen, 100,000 traces a million."""
 
     start: int
     end: int
