@@ -248,10 +248,14 @@ def test_unknown_dataset_is_one_line(submissions, tmp_path):
 
 
 def test_seeded_submissions_are_accepted(ml100k_build):
-    """Whatever leaderboard/submissions/ holds verifies against the real build."""
+    """Every seeded submission (each baseline and reference recommender) verifies against
+    the real build."""
     seeded = REPO / "leaderboard" / "submissions"
-    if not seeded.is_dir() or not any(seeded.iterdir()):
-        pytest.skip("leaderboard/submissions/ is not seeded yet")
+    names = {path.name for path in (seeded / "ml-100k-iot").iterdir()}
+    baselines = ("random", "pop", "itemknn", "bpr", "lightgcn", "sasrec", "gru4rec")
+    references = ("oracle", "rationalizer", "hallucinator")
+    assert names >= {f"baseline--{b}" for b in baselines} | {f"ref--{r}" for r in references}
     result = verify(seeded, ml100k_build)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert all(line.startswith("accepted ") for line in result.stdout.splitlines())
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(names) and all(line.startswith("accepted ") for line in lines)
