@@ -129,27 +129,17 @@ class EvalDataset:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from r2rec_bench.hashing import sha256_file
+        from r2rec_bench.hub.info import verified_files
 
         entries = [c for c in self.manifest.get("configs", []) if c.get("config") == "eval"]
         if not entries:
             raise UserError(f"{self.root} has no `eval` config; build it with `r2rec-bench build`")
-        paths = sorted(c["path"] for c in entries if c.get("split") == name)
+        paths = verified_files(self.root, self.manifest, "eval", name)
         if not paths:
             have = ", ".join(sorted({c.get("split", "?") for c in entries}))
             raise UserError(f"{self.root} has no eval split `{name}` (it has: {have})")
-        recorded = self.manifest.get("files", {})
         tables = []
-        for relative in paths:
-            path = self.root / relative
-            if not path.is_file():
-                raise UserError(f"{path}: listed in MANIFEST.json but missing; {_REBUILD}")
-            expected = recorded.get(relative, {}).get("sha256")
-            if expected and sha256_file(path) != expected:
-                raise UserError(
-                    f"{path}: content differs from its sha256 in MANIFEST.json (edited or "
-                    f"corrupt); {_REBUILD}"
-                )
+        for path in paths:
             table = pq.read_table(path)
             missing = [column for column in _COLUMNS if column not in table.column_names]
             if missing:
@@ -158,7 +148,7 @@ class EvalDataset:
         table = pa.concat_tables(tables)
         if table.num_rows == 0:
             raise UserError(f"{self.root}: eval split `{name}` has no rows; {_REBUILD}")
-        return EvalSplit(table, name, str(self.root / paths[0]))
+        return EvalSplit(table, name, str(paths[0]))
 
 
 def _from_directory(root: Path, *, source: str, id_: str | None, revision: str | None):

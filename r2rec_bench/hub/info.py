@@ -58,6 +58,31 @@ def read_manifest(directory: Path) -> dict:
     return _parse_manifest(path.read_text(encoding="utf-8"), str(path))
 
 
+def verified_files(root: Path, manifest: dict, config: str, split: str) -> list[Path]:
+    """The files of one config split as MANIFEST.json lists them, each checked to exist and
+    to match its recorded sha256 ([] when the manifest lists none: the caller says why)."""
+    from r2rec_bench.hashing import sha256_file
+
+    entries = manifest.get("configs", [])
+    relatives = sorted(
+        c["path"] for c in entries if (c.get("config"), c.get("split")) == (config, split)
+    )
+    recorded = manifest.get("files", {})
+    files = []
+    for relative in relatives:
+        path = Path(root) / relative
+        if not path.is_file():
+            raise UserError(f"{path}: listed in MANIFEST.json but missing; {REBUILD}")
+        expected = recorded.get(relative, {}).get("sha256")
+        if expected and sha256_file(path) != expected:
+            raise UserError(
+                f"{path}: content differs from its sha256 in MANIFEST.json (edited or "
+                f"corrupt); {REBUILD}"
+            )
+        files.append(path)
+    return files
+
+
 def _hub_manifest(repo_id: str) -> dict:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError

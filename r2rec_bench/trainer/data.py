@@ -74,25 +74,15 @@ def _locate(spec: DatasetSpec, where: str) -> tuple[Path, str | None, str | None
 
 def parquet_files(root: Path, manifest: dict, config: str, split: str) -> list[Path]:
     """The files of one config split, verified against the manifest's sha256."""
-    from r2rec_bench.hashing import sha256_file
+    from r2rec_bench.hub.info import verified_files
 
-    entries = [c for c in manifest.get("configs", []) if c.get("config") == config]
-    paths = sorted(c["path"] for c in entries if c.get("split") == split)
-    if not paths:
+    files = verified_files(root, manifest, config, split)
+    if not files:
         have = sorted({f"{c.get('config')}/{c.get('split')}" for c in manifest.get("configs", [])})
         raise UserError(
             f"{root}: no `{config}` split `{split}` (it has {', '.join(have) or 'nothing'}); "
             f"{_REBUILD}"
         )
-    files = []
-    for relative in paths:
-        path = root / relative
-        expected = manifest.get("files", {}).get(relative, {}).get("sha256")
-        if not path.is_file():
-            raise UserError(f"{path}: listed in MANIFEST.json but missing; {_REBUILD}")
-        if expected and sha256_file(path) != expected:
-            raise UserError(f"{path}: differs from its sha256 in MANIFEST.json; {_REBUILD}")
-        files.append(path)
     return files
 
 
