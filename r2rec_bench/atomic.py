@@ -1,4 +1,4 @@
-"""Write a whole output directory or nothing: build in a sibling temp dir, then rename."""
+"""Write a whole output directory or file, or nothing: build a sibling temp, then rename."""
 
 from __future__ import annotations
 
@@ -42,4 +42,20 @@ def atomic_directory(target: Path) -> Iterator[Path]:
                 directory.rmdir()
             except OSError:
                 break
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``: written to a temporary sibling, fsynced, then renamed,
+    so a crash leaves the old file or the new one, never a torn one."""
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
         raise

@@ -281,6 +281,6 @@ def _rewrite(path: Path, done: dict[str, dict]) -> None:
         for user, values in done.items()
     )
     if lines.encode() != path.read_bytes():
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(lines, encoding="utf-8")
-        os.replace(temporary, path)
+        from r2rec_bench.atomic import write_text_atomic
+
+        write_text_atomic(path, lines)

@@ -25,7 +25,6 @@ import os
 import platform
 import re
 import shutil
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -92,18 +91,9 @@ def _redact_url(url):
 
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write JSON to a temporary sibling, fsync it, then rename over ``path``."""
-    path = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, ensure_ascii=False, default=str)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    from r2rec_bench.atomic import write_text_atomic
+
+    write_text_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -475,12 +465,10 @@ def _merge_counterfactual(out: Path, samples: list[dict]) -> list[dict]:
         faithfulness["counterfactual"] = log[sample["user_id"]]
         merged.append({**sample, "faithfulness": faithfulness})
     if merged != samples:
-        temporary = out / f".{SAMPLES}.merging"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in merged))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, out / SAMPLES)
+        from r2rec_bench.atomic import write_text_atomic
+
+        text = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in merged)
+        write_text_atomic(out / SAMPLES, text)
     return merged
 
 
