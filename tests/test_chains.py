@@ -419,7 +419,7 @@ def shown_items(examples, row) -> np.ndarray:
 # Examples without a chain, now that chains start only at the items that the prompt shows (the
 # build writes attribute-only reasoning for them). The 8 without a loop have a single history
 # item before the target time; every example still has a 3-hop bridge.
-WITHOUT_A_CHAIN = {CHAIN_KINDS: 0, ("bridge",): 2, ("bridge3",): 0, ("loop",): 8}
+WITHOUT_A_CHAIN = {CHAIN_KINDS: 0, ("bridge",): 1, ("bridge3",): 0, ("loop",): 8}
 
 
 @pytest.mark.parametrize("kinds", [CHAIN_KINDS, *[(kind,) for kind in CHAIN_KINDS]])

@@ -10,6 +10,7 @@ from scipy.stats import chisquare
 
 from r2rec_bench.protocol import ProtocolParams, run_protocol
 from r2rec_bench.sources import read_source
+from r2rec_bench.task.order import tie_keys
 from tests.conftest import load_config
 
 
@@ -39,9 +40,17 @@ def test_candidates_are_twenty_distinct_items_with_the_target_at_its_slot(splits
             assert row["target"] not in row["history"]
 
 
+def _tie_key(user: str, item: str) -> int:
+    users, items = np.array([user], dtype=object), np.array([item], dtype=object)
+    return int(tie_keys(np.zeros(1, int), np.zeros(1, int), users, items, seed=0)[0])
+
+
 def test_history_is_the_last_ten_interactions_before_the_target(splits, train):
-    train = train.assign(item_number=train["item_id"].astype(int))  # ties: numeric item id
-    by_user = {u: g.sort_values(["timestamp", "item_number"]) for u, g in train.groupby("user_id")}
+    # The protocol's order, recomputed from the published ids as the card says.
+    train = train.assign(
+        tie=[_tie_key(u, i) for u, i in zip(train.user_id, train.item_id, strict=True)]
+    )
+    by_user = {u: g.sort_values(["timestamp", "tie"]) for u, g in train.groupby("user_id")}
     validation = {r["user_id"]: r for r in splits["validation"]}
     for row in splits["test"]:
         user = row["user_id"]
@@ -115,14 +124,84 @@ def test_five_core_before_any_merge_matches_the_reference(ml100k_raw):
     assert any(t.endswith("[246]") for t in output.catalog.title)
 
 
-def test_tied_last_interactions_are_ordered_by_item_id(ml100k_raw, splits, train):
-    log = read_source("movielens-100k", ml100k_raw)
+def test_tied_last_interactions_are_ordered_by_the_seeded_hash(ml100k_build, splits):
     validation = {r["user_id"]: r for r in splits["validation"]}
     ties = 0
     for row in splits["test"]:
         before = validation[row["user_id"]]
         if before["target_timestamp"] == row["target_timestamp"]:
             ties += 1
-            assert int(before["target"]) < int(row["target"])
-    assert ties > 300  # DESIGN.md: 415 users' raw last two interactions share a second
-    assert len(log.interactions) == 100_000
+            assert _tie_key(row["user_id"], before["target"]) < _tie_key(
+                row["user_id"], row["target"]
+            )
+    manifest = json.loads((ml100k_build / "MANIFEST.json").read_text())
+    assert manifest["protocol"]["version"] == 2
+    assert manifest["statistics"]["tied_targets"]["test"] == ties == 416
+    card = (ml100k_build / "README.md").read_text()
+    assert "the test target of 416 share their second" in card
+    assert "keyed hash" in card
+
+
+def _bursts(split):
+    """Per user: the target and the history items of the target's own second."""
+    for row in split:
+        same_second = [
+            item
+            for item, stamp in zip(row["history"], row["history_timestamps"], strict=True)
+            if stamp == row["target_timestamp"]
+        ]
+        yield row, same_second
+
+
+@pytest.mark.parametrize("name", ["validation", "test"])
+def test_held_out_targets_sit_anywhere_in_their_burst_by_id(splits, name):
+    # Protocol v1 held out the highest id of the user's last burst every time (416 of 416).
+    # Under the hash the target is the burst's highest id with chance 1/size.
+    observed = expected = variance = 0.0
+    for row, burst in _bursts(splits[name]):
+        if burst:
+            ids = [int(item) for item in [*burst, row["target"]]]
+            chance = 1 / len(ids)
+            observed += int(row["target"]) == max(ids)
+            expected, variance = expected + chance, variance + chance * (1 - chance)
+    assert expected > 100
+    assert abs(observed - expected) <= 1.96 * variance**0.5, (observed, expected)
+
+
+def _id_rule(row, direction: str) -> bool:
+    """Does "the candidate with the next id above (below) the last history item" hit?"""
+    last, ids = int(row["history"][-1]), [int(item) for item in row["candidates"]]
+    if direction == "above":
+        pool = [i for i in ids if i > last]
+        pick = min(pool) if pool else min(ids)
+    else:
+        pool = [i for i in ids if i < last]
+        pick = max(pool) if pool else max(ids)
+    return ids.index(pick) == row["target_index"]
+
+
+@pytest.mark.parametrize("name", ["validation", "test"])
+@pytest.mark.parametrize("direction", ["above", "below"])
+def test_id_order_rules_gain_nothing_from_ties(splits, train, name, direction):
+    """The id-order exploits of protocol v1 score the same where a tie decided the target as
+    where none did, and below a popularity count.
+
+    They do not score at chance overall (about 0.11 against 0.05): MovieLens ids follow the
+    catalogue's order, so a candidate near the last history item's id is a film of the same
+    period, a real content signal that users whose target ties with nothing show as much
+    (docs/protocol.md). What the tie rule must not add is an order: under v1 the "above" rule
+    scored 0.29 on tied users and 0.09 on the others, the "below" rule 0.00 and 0.11.
+    """
+    tied, untied = [], []
+    for row, burst in _bursts(splits[name]):
+        (tied if burst else untied).append(_id_rule(row, direction))
+    p_tied, p_untied = np.mean(tied), np.mean(untied)
+    pooled = np.mean(tied + untied)
+    standard_error = (pooled * (1 - pooled) * (1 / len(tied) + 1 / len(untied))) ** 0.5
+    assert abs(p_tied - p_untied) <= 1.96 * standard_error, (p_tied, p_untied)
+    popularity = train["item_id"].value_counts().to_dict()
+    pop_hits = 0
+    for row in splits[name]:
+        scores = np.array([popularity.get(item, 0) for item in row["candidates"]])
+        pop_hits += int((scores >= scores[row["target_index"]]).sum() == 1)
+    assert pooled < pop_hits / len(splits[name]) - 0.05

@@ -11,6 +11,7 @@ from r2rec_bench.errors import UserError
 from r2rec_bench.protocol import ProtocolParams, run_protocol
 from r2rec_bench.protocol.pipeline import iterative_kcore
 from r2rec_bench.sources.types import Catalog, Interactions, RawLog
+from r2rec_bench.task.order import tie_keys
 
 
 def make_log(rows, titles=None, catalog_ids=None) -> RawLog:
@@ -52,7 +53,7 @@ def test_split_order_ties_and_dedupe():
     rows = [
         # user 1: item 9 at t=5 twice (dedupe keeps the earliest, t=5 not t=50)
         (1, 9, 5), (1, 9, 50), (1, 3, 10), (1, 12, 20), (1, 4, 20),
-        # user 2: a tie at the end: items 30 and 7 at t=100 -> 7 then 30 by item id
+        # user 2: a tie at the end: items 30 and 7 at t=100
         (2, 30, 100), (2, 7, 100), (2, 5, 1), (2, 6, 2),
         (3, 1, 1), (3, 2, 2), (3, 8, 3), (3, 10, 4), (3, 11, 5), (3, 13, 6),
     ]  # fmt: skip
@@ -61,12 +62,20 @@ def test_split_order_ties_and_dedupe():
     users = {u: i for i, u in enumerate(out.user_id)}
     test, validation = out.test, out.validation
     u1, u2 = users["1"], users["2"]
-    # user 1 sequence: 9(t5), 3(t10), 4(t20), 12(t20)  (tie at t20: 4 before 12)
-    assert items[test.target[u1]] == "12" and items[validation.target[u1]] == "4"
-    assert [items[i] for i in test.history(u1)] == ["3", "4"]
+    # Same-second ties follow the seeded hash of (user, item), here against item-id order:
+    # tie_keys gives (1, 12) < (1, 4) and (2, 30) < (2, 7).
+    def key(user, item):
+        ids = np.array([user], dtype=object), np.array([item], dtype=object)
+        return tie_keys(np.zeros(1, int), np.zeros(1, int), *ids, seed=0)[0]
+
+    assert key("1", "12") < key("1", "4") and key("2", "30") < key("2", "7")
+    # user 1 sequence: 9(t5), 3(t10), 12(t20), 4(t20)
+    assert items[test.target[u1]] == "4" and items[validation.target[u1]] == "12"
+    assert [items[i] for i in test.history(u1)] == ["3", "12"]
     assert [items[i] for i in validation.history(u1)] == ["9", "3"]
-    # user 2 sequence: 5, 6, 7(t100), 30(t100)
-    assert items[test.target[u2]] == "30" and items[validation.target[u2]] == "7"
+    # user 2 sequence: 5, 6, 30(t100), 7(t100)
+    assert items[test.target[u2]] == "7" and items[validation.target[u2]] == "30"
+    assert out.tied_targets == {"validation": 2, "test": 2}
     # training = all but the last two per user; the duplicate (1, 9) counted once
     assert len(out.train) == (4 - 2) + (4 - 2) + (6 - 2)
     assert out.train.timestamp[(out.train.user == u1)].tolist() == [5, 10]

@@ -16,6 +16,7 @@ import numpy as np
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.protocol.ids import factorize_sorted
+from r2rec_bench.task.order import protocol_tie_seed, tie_keys
 
 _REBUILD = "rebuild it with `r2rec-bench build`"
 
@@ -40,8 +41,8 @@ class TrainingData:
     """Training interactions as integer codes, plus the validation split.
 
     ``user_ids[u]`` and ``item_ids[i]`` give the string id of code ``u`` or ``i``. Each
-    user's training interactions are ordered as the protocol orders them: by timestamp, ties
-    by item id (numerically when the ids are whole numbers).
+    user's training interactions are ordered as the protocol orders them: by timestamp, then
+    by the protocol's tie key (r2rec_bench.task.order).
     """
 
     dataset: str
@@ -185,9 +186,10 @@ def load_training_data(dataset_dir: Path) -> TrainingData:
     user_codes, user_ids = factorize_sorted(frame["user_id"].to_numpy())
     item_codes, item_ids = factorize_sorted(frame["item_id"].to_numpy())
     timestamps = pd.to_numeric(frame["timestamp"]).to_numpy()
-    # Codes follow the ids' own sorted order, so this is the protocol's order whatever the
-    # row order of the file.
-    order = np.lexsort((item_codes, timestamps, user_codes))
+    ties = tie_keys(user_codes, item_codes, user_ids, item_ids, protocol_tie_seed(manifest))
+    # Recomputed from the ids, so this is the protocol's order whatever the row order of the
+    # file; item codes separate only equal tie keys, as in the protocol.
+    order = np.lexsort((item_codes, ties, timestamps, user_codes))
     return TrainingData(
         dataset=str(manifest.get("dataset", directory.name)),
         fingerprint=str(manifest["fingerprint"]),

@@ -5,7 +5,7 @@ users, but of u0's own edges only those strictly before T (DESIGN §4), and it w
 only to items that the prompt shows, so that the reasoning cites only items the model can
 see: ``V`` below is u0's *shown* items, those of the example's history
 (``examples.history(row)``) strictly before T. The history is the training items right before
-the target in (time, item) order, so V is the last H of ``items_of(u0, before=T)``, H the
+the target in the protocol's order, so V is the last H of ``items_of(u0, before=T)``, H the
 number of history items before T (a history item at T itself, a timestamp tie that sorts
 before the target, is shown but carries no chain, like every edge of u0 at or after T). u0's
 older items carry no chain either; the rules that keep u0's items out of a chain's middle

@@ -26,7 +26,7 @@ def _csr(keys: np.ndarray, n: int) -> np.ndarray:
 class TrainGraph:
     n_users: int
     n_items: int
-    # By user, each user's edges in (timestamp, item) order.
+    # By user, each user's edges in the protocol's order (timestamp, then the tie rule).
     user_ptr: np.ndarray
     user_items: np.ndarray
     user_times: np.ndarray
@@ -43,7 +43,9 @@ class TrainGraph:
     def from_train(cls, train: TrainLog, n_users: int, n_items: int) -> TrainGraph:
         users = train.user.astype(np.int64)
         items = train.item.astype(np.int64)
-        by_user = np.lexsort((items, train.timestamp, users))
+        # ``train`` comes in the protocol's order; a stable sort by (user, time) keeps its
+        # same-second order, so "the last H items before T" are the history the prompt shows.
+        by_user = np.lexsort((train.timestamp, users))
         by_item = np.lexsort((users, items))
         keys = users[by_user] * n_items + items[by_user]
         key_order = np.argsort(keys, kind="stable")

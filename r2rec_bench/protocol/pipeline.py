@@ -23,6 +23,7 @@ from r2rec_bench.protocol.types import (
     TrainLog,
 )
 from r2rec_bench.sources.types import RawLog
+from r2rec_bench.task.order import tie_keys
 
 _SPACES = re.compile(r"\s+")
 # Seed-sequence keys: each split draws its candidates from its own independent stream.
@@ -287,8 +288,10 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
     items = _recode(items, kept_items, len(item_ids)).astype(np.int32)
     n_items = len(kept_items)
 
-    # Per-user chronological order, ties broken by item id (codes follow id order).
-    order = _order(items, times, users)
+    # Per-user chronological order; same-second ties by the seeded hash of (user, item)
+    # (item codes only separate the vanishingly rare equal 48-bit keys).
+    ties = tie_keys(users, items, user_ids[kept_users], item_ids[kept_items], params.tie_seed)
+    order = _order(items, ties, times, users)
     users, items, times, rates = users[order], items[order], times[order], rates[order]
     lengths = np.bincount(users, minlength=len(kept_users))
     starts = np.zeros(len(kept_users), dtype=np.int64)
@@ -309,6 +312,7 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
             merged_into[change.kept_id] = [i for i in change.item_ids if i != change.kept_id]
     kept_item_ids = item_ids[kept_items]
 
+    tied_targets = _tied_targets(starts, lengths, times)
     is_train = np.ones(len(users), dtype=bool)
     is_train[starts + lengths - 1] = False
     is_train[starts + lengths - 2] = False
@@ -354,7 +358,20 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
         steps=steps,
         title_changes=title_changes,
         seen_keys=seen_keys,
+        tied_targets=tied_targets,
     )
+
+
+def _tied_targets(starts: np.ndarray, lengths: np.ndarray, times: np.ndarray) -> dict[str, int]:
+    """How many users' validation and test targets share their second with another of the
+    user's interactions: where only the tie rule decides what is held out."""
+    test, validation = starts + lengths - 1, starts + lengths - 2
+    test_tied = times[test] == times[validation]  # the test target is the user's last
+    before_validation = np.maximum(validation - 1, starts)
+    validation_tied = test_tied | (
+        (validation > starts) & (times[validation] == times[before_validation])
+    )
+    return {"validation": int(validation_tied.sum()), "test": int(test_tied.sum())}
 
 
 def training_targets(output: ProtocolOutput, per_user: int) -> EvalSplit:

@@ -24,6 +24,9 @@ class ProtocolParams:
     negatives: str = "uniform"
     duplicate_titles: str = "merge"
     seed: int = 0
+    # Keys the hash that orders same-second interactions (r2rec_bench.task.order); the
+    # candidate seed above never changes the split.
+    tie_seed: int = 0
 
     def __post_init__(self) -> None:
         from r2rec_bench.errors import UserError
@@ -87,7 +90,8 @@ class ProtocolCatalog:
 
 @dataclass(frozen=True)
 class TrainLog:
-    """Training interactions, sorted by (user, timestamp, item)."""
+    """Training interactions in the protocol's order: by user, then timestamp, then the tie
+    key of same-second interactions (r2rec_bench.task.order)."""
 
     user: np.ndarray  # int32 user codes
     item: np.ndarray  # int32 item codes
@@ -158,3 +162,7 @@ class ProtocolOutput:
     seen_keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     """Sorted ``user * n_items + item`` of every pair the user ever touched in the raw log
     (any split, any rating): these items are never a negative for that user."""
+    tied_targets: dict[str, int] = field(default_factory=dict)
+    """Users whose validation / test target shares its second with another of their
+    interactions (for the test target: with the validation target): where only the tie
+    rule decides what is held out."""

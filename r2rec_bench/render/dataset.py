@@ -15,6 +15,7 @@ from r2rec_bench.protocol import ProtocolOutput
 from r2rec_bench.render.parquet import write_table
 from r2rec_bench.render.tables import eval_table, interactions_table, items_table
 from r2rec_bench.resources import resource_dir
+from r2rec_bench.task.order import PROTOCOL_VERSION, TIE_RULE, TIE_RULE_TEXT
 
 SCHEMA_VERSION = 1
 MANIFEST = "MANIFEST.json"
@@ -115,6 +116,10 @@ def render_card(
         notes=log_meta["notes"],
         fingerprint=fingerprint,
         protocol=output.params.to_dict(),
+        protocol_version=PROTOCOL_VERSION,
+        tie_rule=TIE_RULE_TEXT,
+        tied_targets=output.tied_targets,
+        n_users=len(output.user_id),
         steps=output.steps,
         title_changes=output.title_changes,
         config_rows=configs,
@@ -167,7 +172,11 @@ def write_dataset(
         "r2rec_bench_version": __version__,
         "hub_repo": spec.hub_repo,
         "fingerprint": fingerprint,
-        "protocol": output.params.to_dict(),
+        "protocol": {
+            "version": PROTOCOL_VERSION,
+            "tie_rule": TIE_RULE,
+            **output.params.to_dict(),
+        },
         "prompt_style": asdict(spec.prompt),
         "source": {
             "name": spec.source.name,
@@ -182,6 +191,7 @@ def write_dataset(
             "train_interactions": len(output.train),
             "steps": [asdict(step) for step in output.steps],
             "title_changes": len(output.title_changes),
+            "tied_targets": output.tied_targets,
             **({"iot": {k: v for k, v in iot.items() if k != "example"}} if iot else {}),
         },
         "configs": [asdict(c) for c in configs],
