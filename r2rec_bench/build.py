@@ -10,13 +10,17 @@ import numpy as np
 
 from r2rec_bench.atomic import atomic_directory
 from r2rec_bench.builders import BuilderSpec, load_builder
+from r2rec_bench.chains.sampler import sample_chains
 from r2rec_bench.errors import UserError
 from r2rec_bench.graph import TrainGraph
 from r2rec_bench.protocol import EvalSplit, ProtocolOutput, run_protocol, training_targets
 from r2rec_bench.render.dataset import ExtraConfig, write_dataset
+from r2rec_bench.render.traces import assistant_text, rl_table, sft_table
 from r2rec_bench.shards import read_shards, shard_dir, shard_path, write_shard
 from r2rec_bench.sources import read_source
 from r2rec_bench.sources.fetch import FETCHABLE, IndexWheel, default_raw_dir, fetch
+from r2rec_bench.task.prompt import user_prompt
+from r2rec_bench.teacher import build_traces, make_teacher
 from r2rec_bench.teacher.types import Trace
 
 BUILD_STEPS = 7  # read, protocol, four config files, card + manifest
@@ -76,8 +80,6 @@ def make_traces(
     bar,
 ) -> list[Trace]:
     """Chains in the training graph, then teacher traces, for the example ``rows``."""
-    from r2rec_bench.chains.sampler import sample_chains
-    from r2rec_bench.teacher import build_traces, make_teacher
 
     iot = spec.iot
     examples = inputs.examples.take(rows)
@@ -109,9 +111,6 @@ def iot_configs(
 ) -> tuple[list[ExtraConfig], dict]:
     """The `sft` and `rl` configs and their card statistics, from every example's trace."""
     from collections import Counter
-
-    from r2rec_bench.render.prompts import user_prompt
-    from r2rec_bench.render.traces import assistant_text, rl_table, sft_table
 
     iot, examples = spec.iot, inputs.examples
     # Attribute-only traces (no chain exists) stay whatever their quality: dropping them would

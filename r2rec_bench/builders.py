@@ -14,8 +14,9 @@ from pathlib import Path
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.protocol import ProtocolParams
-from r2rec_bench.render.prompts import PromptStyle
 from r2rec_bench.resources import resource_dir
+from r2rec_bench.sources.fetch import AMAZON_2023_CATEGORIES
+from r2rec_bench.task.prompt import PromptStyle
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,6 @@ def available_builders() -> dict[str, Path]:
 
 def _amazon_builder_text(name: str, template: Path) -> str | None:
     """The family template filled in for ``amazon-<category>-iot``, or None for another name."""
-    from r2rec_bench.sources.fetch import AMAZON_2023_CATEGORIES
 
     match = AMAZON_FAMILY.match(name)
     if not match:

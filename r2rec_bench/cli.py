@@ -95,6 +95,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "r2rec_bench.baselines.commands",
     "r2rec_bench.trainer.commands",
     "r2rec_bench.leaderboard.commands",
+    "r2rec_bench.models.commands",
 )
 
 

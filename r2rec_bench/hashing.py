@@ -15,6 +15,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def canonical_json(value) -> str:
+    """The JSON text that hashes name (sorted keys, no spaces); ``default=str`` because a
+    backend's description may hold non-JSON values (a dtype, a path)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -19,14 +19,15 @@ What it does, so that RecBole sees exactly what our baselines see:
 - Data: one atomic ``.inter`` file holding, per user, the training interactions of
   ``interactions/train`` followed by the validation target, then the test target (both
   read from ``eval/``). The timestamp column is the position in that sequence, so RecBole's
-  time ordering reproduces the protocol's order (ties already broken by item id). RecBole's
+  time ordering reproduces the protocol's order (same-second ties by the protocol's seeded
+  hash, ``r2rec_bench.task.order``). RecBole's
   leave-one-out split (``LS: valid_and_test``, ``TO``, by user) then gives the same train /
   validation / test partition, and its sequential models see the validation target as test
   input, as ours do. No filtering, no duplicate removal (the protocol has done both).
 - Early stopping: RecBole's trainer, with ``_valid_epoch`` replaced by HR@1 over *our*
-  fixed validation candidates (pessimistic ties, as our metrics core), patience
-  ``--stopping-step`` (RecBole's default 10). The best epoch's weights are kept in memory
-  rather than through RecBole's checkpoint (``saved=False``): torch>=2.6 made
+  fixed validation candidates (ties by the benchmark's one rule, ``r2rec_bench.task.scoring``),
+  patience ``--stopping-step`` (RecBole's default 10). The best epoch's weights are kept in
+  memory rather than through RecBole's checkpoint (``saved=False``): torch>=2.6 made
   ``torch.load`` default to ``weights_only=True``, which RecBole's checkpoint loading
   predates.
 - Test: ``full_sort_predict`` for each test user, gathered on *our* 20 candidate ids; HR@1,
@@ -55,6 +56,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# The benchmark's contract (task/) needs only numpy and pandas: import it from this checkout,
+# so that order and ties are the benchmark's own, not a copy.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from r2rec_bench.task.order import protocol_order
+from r2rec_bench.task.scoring import target_ranks
+
 MODELS = ("Pop", "ItemKNN", "BPR", "LightGCN", "SASRec", "GRU4Rec")
 SEQUENTIAL = {"SASRec", "GRU4Rec"}
 ONE_PASS = {"Pop", "ItemKNN"}  # nothing to iterate: one epoch is the whole fit
@@ -72,10 +79,10 @@ def write_atomic(dataset: Path, directory: Path, name: str) -> None:
     train = pd.concat(
         [pd.read_parquet(f, columns=["user_id", "item_id", "timestamp"]) for f in files]
     )
-    # The protocol's order: by time, ties by item id (numerically: MovieLens ids are numbers).
-    numeric = pd.to_numeric(train["item_id"], errors="coerce")
-    train = train.assign(_tie=numeric if numeric.notna().all() else train["item_id"])
-    train = train.sort_values(["user_id", "timestamp", "_tie"], kind="stable")
+    manifest = json.loads((dataset / "MANIFEST.json").read_text())
+    train = train.iloc[
+        protocol_order(train["user_id"], train["item_id"], train["timestamp"], manifest)
+    ]
     parts = [train[["user_id", "item_id"]].assign(_stage=0)]
     for stage, split in ((1, "validation"), (2, "test")):
         targets = read_split(dataset, split)[["user_id", "target"]]
@@ -92,12 +99,6 @@ def write_atomic(dataset: Path, directory: Path, name: str) -> None:
         frame[["user_id", "item_id", "timestamp"]].to_csv(
             handle, sep="\t", header=False, index=False
         )
-
-
-def ranks_from_scores(scores: np.ndarray, target_index: np.ndarray) -> np.ndarray:
-    """1-based target rank, ties pessimistic (r2rec_bench.harness.metrics' rule)."""
-    target = scores[np.arange(len(scores)), target_index][:, None]
-    return (scores >= target).sum(axis=1)
 
 
 def metrics(ranks: np.ndarray, seed: int, resamples: int = 10_000) -> dict:
@@ -131,6 +132,8 @@ class CandidateScorer:
             self.rows[int(internal)] = (
                 dataset.token2id(iid, [str(c) for c in candidates]),
                 int(target_index),
+                str(user),
+                [str(c) for c in candidates],
             )
 
     def ranks(self, model, loader) -> np.ndarray:
@@ -144,12 +147,14 @@ class CandidateScorer:
                 scores = model.full_sort_predict(interaction.to(model.device))
                 scores = scores.view(-1, self.dataset.item_num).cpu().numpy()
                 for row, user in enumerate(interaction[self.uid].cpu().numpy()):
-                    candidates, target_index = self.rows[int(user)]
-                    found[int(user)] = (scores[row, candidates], target_index)
+                    codes, target_index, token, ids = self.rows[int(user)]
+                    found[int(user)] = (scores[row, codes], target_index, token, ids)
         users = sorted(found)
         scores = np.stack([found[u][0] for u in users]).astype(np.float64)
         targets = np.array([found[u][1] for u in users])
-        return ranks_from_scores(scores, targets)
+        return target_ranks(
+            scores, targets, [found[u][2] for u in users], [found[u][3] for u in users]
+        )
 
 
 class TimeLimit(Exception):

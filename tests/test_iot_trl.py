@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from r2rec_bench.harness.parser import parse_answer
+from r2rec_bench.task.parser import parse_answer
 from tests.conftest import load_config
 from tests.support.tiny_lm import SPECIAL_TOKENS, make_llama, train_tokenizer
 

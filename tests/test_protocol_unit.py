@@ -62,6 +62,7 @@ def test_split_order_ties_and_dedupe():
     users = {u: i for i, u in enumerate(out.user_id)}
     test, validation = out.test, out.validation
     u1, u2 = users["1"], users["2"]
+
     # Same-second ties follow the seeded hash of (user, item), here against item-id order:
     # tie_keys gives (1, 12) < (1, 4) and (2, 30) < (2, 7).
     def key(user, item):

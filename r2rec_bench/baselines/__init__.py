@@ -12,7 +12,7 @@ from __future__ import annotations
 
 
 def make_baseline_backend(name: str, **options):
-    """A :class:`~r2rec_bench.harness.types.Backend` for baseline ``name``: see
+    """A :class:`~r2rec_bench.task.records.Backend` for baseline ``name``: see
     :func:`r2rec_bench.baselines.backend.make_baseline_backend`."""
     from r2rec_bench.baselines.backend import make_baseline_backend as make
 

@@ -1,5 +1,5 @@
 """The harness backend for ``baseline:<name>`` (DESIGN §7): a fitted (or cached) baseline
-behind the :class:`~r2rec_bench.harness.types.Backend` interface."""
+behind the :class:`~r2rec_bench.task.records.Backend` interface."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from r2rec_bench.baselines.cache import fit_or_load
 from r2rec_bench.baselines.data import load_training_data
 from r2rec_bench.baselines.registry import baseline_class
 from r2rec_bench.errors import UserError
-from r2rec_bench.harness.types import EvalRequest, Generation
+from r2rec_bench.task.prompt import format_response
+from r2rec_bench.task.records import EvalRequest, Generation
+from r2rec_bench.task.scoring import ranking_from_scores
 
 
 class BaselineBackend:
@@ -20,9 +22,8 @@ class BaselineBackend:
 
     ``generate`` answers in the format of DESIGN §6 with every candidate title, best first
     (a ranked answer, so HR@k holds for every k); the reasoning block is empty, since a
-    classical model gives none. Tied candidates keep their prompt order there: the
-    candidates are shuffled, so that order is unbiased, whereas ``rank`` hands the ties to
-    the metrics, which count them pessimistically.
+    classical model gives none. Both modes order tied candidates by the benchmark's one
+    target-blind rule (task.scoring), so they give the same metrics as `baselines train`.
     """
 
     def __init__(self, baseline: Baseline, report: FitReport) -> None:
@@ -46,9 +47,9 @@ class BaselineBackend:
     def generate(self, requests: list[EvalRequest]) -> list[Generation]:
         generations = []
         for request, scores in zip(requests, self._scores(requests), strict=True):
-            order = np.argsort(-scores, kind="stable")
-            titles = "\n".join(request.candidate_titles[i] for i in order)
-            generations.append(Generation(text=f"<think>\n</think>\n<answer>{titles}</answer>"))
+            order = ranking_from_scores(scores.tolist(), request.user_id, request.candidates)
+            titles = [request.candidate_titles[i] for i in order]
+            generations.append(Generation(text=format_response((), titles)))
         return generations
 
     def _scores(self, requests: list[EvalRequest]) -> np.ndarray:
@@ -79,6 +80,6 @@ def make_baseline_backend(
         )
     hyperparameters = {key: value for key, value in options.items() if key in cls.DEFAULTS}
     baseline = cls(**hyperparameters)
-    data = load_training_data(Path(dataset))
+    data = load_training_data(dataset)
     report = fit_or_load(baseline, data, 0 if seed is None else int(seed), cache_dir)
     return BaselineBackend(baseline, report)

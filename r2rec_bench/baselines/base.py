@@ -10,9 +10,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from r2rec_bench.baselines.data import EvalSplit, TrainingData
+from r2rec_bench.baselines.data import TrainingData
 from r2rec_bench.errors import UserError
-from r2rec_bench.harness.metrics import hit_ratio, ranks_from_scores
+from r2rec_bench.task.dataset import EvalSplit
+from r2rec_bench.task.metrics import hit_ratio
+from r2rec_bench.task.scoring import target_ranks
 
 # Score of a candidate that no trained model knows (absent from training): below any real
 # score, and finite so that downstream arithmetic stays well defined.
@@ -124,9 +126,10 @@ class Baseline(ABC):
 
 
 def validation_hr1(scorer: Callable[..., np.ndarray], split: EvalSplit) -> float:
-    """HR@1 over a split's fixed candidates, with the metrics core's pessimistic ties."""
+    """HR@1 over a split's fixed candidates, ties by the benchmark's one rule (task.scoring)."""
     scores = scorer(split.users, split.histories, split.candidates)
-    return float(hit_ratio(ranks_from_scores(scores, split.target_index), 1).mean())
+    ranks = target_ranks(scores, split.target_index, split.users, split.candidates)
+    return float(hit_ratio(ranks, 1).mean())
 
 
 class EarlyStopping:

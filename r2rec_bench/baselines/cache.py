@@ -19,6 +19,7 @@ import numpy as np
 from r2rec_bench.atomic import atomic_directory
 from r2rec_bench.baselines.base import Baseline, FitReport
 from r2rec_bench.baselines.data import TrainingData
+from r2rec_bench.sources.fetch import cache_root
 
 # Bumped whenever a model's training or saved state changes meaning, so that old entries
 # are refitted instead of loaded.
@@ -26,7 +27,6 @@ CACHE_FORMAT = 1
 
 
 def default_cache_dir() -> Path:
-    from r2rec_bench.sources.fetch import cache_root
 
     return cache_root() / "baselines"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from r2rec_bench.baselines.registry import BASELINES
 from r2rec_bench.console import print_json
@@ -23,7 +22,12 @@ def register(subcommands) -> None:
         "on validation HR@1, or load it from the cache ($R2REC_BENCH_CACHE/baselines); print "
         "validation and test HR@1, HR@10 and NDCG@10 with 95% bootstrap intervals.",
     )
-    train.add_argument("--dataset", type=Path, required=True, help="a built dataset directory")
+    train.add_argument(
+        "--dataset",
+        required=True,
+        metavar="DIR_OR_HUB_ID",
+        help="a built dataset directory or Hub id",
+    )
     names = ", ".join(BASELINES)
     train.add_argument("--only", nargs="+", metavar="NAME", help=f"these only (of {names})")
     train.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
@@ -35,13 +39,15 @@ def register(subcommands) -> None:
 
 def cmd_baselines_train(args: argparse.Namespace) -> int:
     from r2rec_bench.baselines.cache import fit_or_load
-    from r2rec_bench.baselines.data import load_eval_split, load_training_data
+    from r2rec_bench.baselines.data import load_training_data
     from r2rec_bench.baselines.evaluation import evaluate
     from r2rec_bench.baselines.registry import baseline_class
+    from r2rec_bench.task.dataset import open_dataset
 
     classes = [baseline_class(name) for name in (args.only or BASELINES)]  # names checked first
-    data = load_training_data(args.dataset)
-    test = load_eval_split(args.dataset, "test")
+    dataset = open_dataset(args.dataset)
+    data = load_training_data(dataset)
+    test = dataset.split("test")
     rows = []
     for cls in classes:
         if not args.quiet:

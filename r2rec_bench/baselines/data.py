@@ -1,39 +1,20 @@
 """What the classical baselines may see: training interactions, and the validation split for
-early stopping (DESIGN §4, §8).
+early stopping (DESIGN §4, §8), through the benchmark's one dataset reader (task.dataset).
 
-:func:`load_training_data` opens ``MANIFEST.json``, ``interactions/train-*`` and
-``eval/validation-*`` and nothing else, so no test target can reach a baseline's training.
-:func:`load_eval_split` reads a split for scoring it.
+:func:`load_training_data` reads ``interactions/train`` and ``eval/validation`` and nothing
+else, so no test target can reach a baseline's training. :func:`load_eval_split` reads a
+split for scoring it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from r2rec_bench.errors import UserError
-from r2rec_bench.protocol.ids import factorize_sorted
-from r2rec_bench.task.order import protocol_tie_seed, tie_keys
-
-_REBUILD = "rebuild it with `r2rec-bench build`"
-
-
-@dataclass(frozen=True)
-class EvalSplit:
-    """One split's users, their histories and fixed candidates (ids as strings)."""
-
-    name: str
-    users: list[str]
-    histories: list[list[str]]
-    candidates: list[list[str]]
-    candidate_titles: list[list[str]]
-    target_index: np.ndarray  # int64, position of the target among each user's candidates
-
-    def __len__(self) -> int:
-        return len(self.users)
+from r2rec_bench.task.dataset import Dataset, EvalSplit, open_dataset
+from r2rec_bench.task.ids import factorize_sorted
 
 
 @dataclass(frozen=True)
@@ -117,85 +98,27 @@ def _overlap(train: np.ndarray, history: np.ndarray) -> int:
     return 0
 
 
-def _parquet_files(directory: Path, pattern: str) -> list[Path]:
-    files = sorted(directory.glob(pattern))
-    if not files:
-        raise UserError(
-            f"{directory / pattern}: no such file; the baselines need a built dataset "
-            f"directory with interactions and eval; {_REBUILD}"
-        )
-    return files
-
-
-def _read(files: list[Path], columns: list[str]):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tables = []
-    for path in files:
-        try:
-            tables.append(pq.read_table(path, columns=columns))
-        except (pa.ArrowInvalid, KeyError, OSError) as exc:
-            raise UserError(f"{path}: cannot read columns {columns}: {exc}; {_REBUILD}") from exc
-    return pa.concat_tables(tables)
-
-
-def read_manifest(dataset_dir: Path) -> dict:
-    path = Path(dataset_dir) / "MANIFEST.json"
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise UserError(f"{path}: no such file; not a built dataset directory; {_REBUILD}") from exc
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc}); {_REBUILD}") from exc
-    if not isinstance(manifest, dict) or not manifest.get("fingerprint"):
-        raise UserError(f"{path}: no dataset `fingerprint` in the manifest; {_REBUILD}")
-    return manifest
-
-
-def load_eval_split(dataset_dir: Path, split: str) -> EvalSplit:
+def load_eval_split(dataset: Path | str | Dataset, split: str) -> EvalSplit:
     """The ``eval`` config's ``split`` (``validation`` or ``test``) of a built dataset."""
-    directory = Path(dataset_dir)
-    files = _parquet_files(directory, f"eval/{split}-*.parquet")
-    columns = ["user_id", "history", "candidates", "candidate_titles", "target_index"]
-    rows = _read(files, columns).to_pydict()
-    target_index = np.asarray(rows["target_index"], dtype=np.int64)
-    widths = {len(c) for c in rows["candidates"]}
-    if len(widths) > 1 or ((target_index < 0) | (target_index >= max(widths, default=0))).any():
-        raise UserError(f"{files[0]}: candidates and target_index disagree; {_REBUILD}")
-    return EvalSplit(
-        name=split,
-        users=[str(u) for u in rows["user_id"]],
-        histories=[[str(i) for i in h] for h in rows["history"]],
-        candidates=[[str(i) for i in c] for c in rows["candidates"]],
-        candidate_titles=[list(t) for t in rows["candidate_titles"]],
-        target_index=target_index,
-    )
+    return open_dataset(dataset).split(split)
 
 
-def load_training_data(dataset_dir: Path) -> TrainingData:
-    """Training interactions and the validation split of a built dataset directory."""
-    import pandas as pd
-
-    directory = Path(dataset_dir)
-    manifest = read_manifest(directory)
-    files = _parquet_files(directory, "interactions/train-*.parquet")
-    frame = _read(files, ["user_id", "item_id", "timestamp"]).to_pandas()
-    if frame.empty:
-        raise UserError(f"{files[0]}: no training interactions; {_REBUILD}")
-    user_codes, user_ids = factorize_sorted(frame["user_id"].to_numpy())
-    item_codes, item_ids = factorize_sorted(frame["item_id"].to_numpy())
-    timestamps = pd.to_numeric(frame["timestamp"]).to_numpy()
-    ties = tie_keys(user_codes, item_codes, user_ids, item_ids, protocol_tie_seed(manifest))
-    # Recomputed from the ids, so this is the protocol's order whatever the row order of the
-    # file; item codes separate only equal tie keys, as in the protocol.
-    order = np.lexsort((item_codes, ties, timestamps, user_codes))
+def load_training_data(dataset: Path | str | Dataset) -> TrainingData:
+    """Training interactions, in the protocol's order, and the validation split."""
+    dataset = open_dataset(dataset)
+    users, items, _ = dataset.training_interactions()
+    user_codes, user_ids = factorize_sorted(users)
+    item_codes, item_ids = factorize_sorted(items)
+    # The reader's order groups users and keeps each user's protocol order; a stable sort by
+    # user code (codes follow the sorted ids, as the reader's grouping does) changes nothing
+    # but makes that grouping explicit.
+    order = np.argsort(user_codes, kind="stable")
     return TrainingData(
-        dataset=str(manifest.get("dataset", directory.name)),
-        fingerprint=str(manifest["fingerprint"]),
+        dataset=dataset.name,
+        fingerprint=dataset.fingerprint,
         user_ids=user_ids,
         item_ids=item_ids,
         users=user_codes[order],
         items=item_codes[order],
-        validation=load_eval_split(directory, "validation"),
+        validation=dataset.split("validation"),
     )

@@ -13,7 +13,11 @@ Reported beside accuracy, never averaged into it.
 
 from __future__ import annotations
 
+from r2rec_bench.faithfulness.evidence import load_evidence
+from r2rec_bench.faithfulness.matcher import TitleMatcher
+from r2rec_bench.faithfulness.static import SampleInput, StaticScorer, grounding_of
 from r2rec_bench.faithfulness.summary import aggregate
+from r2rec_bench.task.parser import ParsedAnswer, parse_answer
 
 
 def grounding_score(text: str, history_titles: list[str], candidate_titles: list[str]):
@@ -23,9 +27,6 @@ def grounding_score(text: str, history_titles: list[str], candidate_titles: list
 
     The trainer's grounding reward uses it.
     """
-    from r2rec_bench.faithfulness.matcher import TitleMatcher
-    from r2rec_bench.faithfulness.static import grounding_of
-    from r2rec_bench.harness.parser import parse_answer
 
     titles = list(history_titles) + list(candidate_titles)
     history = frozenset(range(len(history_titles)))
@@ -37,15 +38,12 @@ def grounding_score(text: str, history_titles: list[str], candidate_titles: list
 
 def static_scorer(dataset, seed: int = 0):
     """A :class:`~r2rec_bench.faithfulness.static.StaticScorer` for an opened dataset."""
-    from r2rec_bench.faithfulness.evidence import load_evidence
-    from r2rec_bench.faithfulness.static import StaticScorer
 
-    return StaticScorer(load_evidence(dataset.root, dataset.fingerprint), seed)
+    return StaticScorer(load_evidence(dataset), seed)
 
 
 def sample_input(request, parsed):
     """The static scorer's view of one evaluated request and its parsed answer."""
-    from r2rec_bench.faithfulness.static import SampleInput
 
     return SampleInput(
         user_id=request.user_id,
@@ -60,8 +58,6 @@ def sample_input(request, parsed):
 def rescore_static(dataset, split: str, samples: list[dict], seed: int = 0) -> list[dict | None]:
     """Each sample's static values recomputed from its output text and the dataset (None for
     a sample without output text, as in rank mode): what the leaderboard checks."""
-    from r2rec_bench.harness.parser import parse_answer
-    from r2rec_bench.harness.types import ParsedAnswer
 
     examples = dataset.split(split).examples([sample["index"] for sample in samples])
     scorer = static_scorer(dataset, seed)

@@ -31,11 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
+from r2rec_bench.atomic import write_text_atomic
 from r2rec_bench.errors import UserError
+from r2rec_bench.faithfulness import static_scorer
 from r2rec_bench.faithfulness.static import read_reasoning, split_thoughts
 from r2rec_bench.faithfulness.summary import COUNTERFACTUAL_METRICS
-from r2rec_bench.harness.parser import parse_answer
-from r2rec_bench.harness.types import EvalRequest
+from r2rec_bench.task.parser import parse_answer
+from r2rec_bench.task.prompt import PromptStyle, chat_prompt, forced_answer_prefix
+from r2rec_bench.task.records import EvalRequest
 
 LOG = "counterfactual.jsonl"
 EDITS = ("remove_cited", "remove_random", "keep_cited", "keep_random", "keep_none")
@@ -66,14 +69,12 @@ class Planner:
     """Turns evaluated samples into probes; rebuilds prompts in the dataset's own style."""
 
     def __init__(self, scorer, prompt_style: dict, seed: int) -> None:
-        from r2rec_bench.render.prompts import PromptStyle
 
         self.scorer = scorer
         self.style = PromptStyle(**prompt_style)
         self.seed = seed
 
     def _with_history(self, request: EvalRequest, keep: list[int]) -> EvalRequest:
-        from r2rec_bench.render.prompts import chat_prompt
 
         titles = [request.history_titles[i] for i in keep]
         return replace(
@@ -126,9 +127,7 @@ class Planner:
 
 def _cut(reasoning: str, kept: int) -> str:
     """The assistant turn's forced beginning: the first ``kept`` thoughts, then the answer tag."""
-    thoughts = split_thoughts(reasoning)[:kept]
-    body = "".join(thought + "\n" for thought in thoughts)
-    return f"<think>\n{body}</think>\n<answer>"
+    return forced_answer_prefix(split_thoughts(reasoning)[:kept])
 
 
 def outcome(plan: UserPlan, answers: list[int | None]) -> dict:
@@ -198,8 +197,6 @@ def run_counterfactual(
 ) -> dict:
     """Plan every probe, print the budget, spend exactly it; returns the call counts."""
     from tqdm.auto import tqdm
-
-    from r2rec_bench.faithfulness import static_scorer
 
     style = dataset.manifest.get("prompt_style")
     if not isinstance(style, dict):
@@ -281,6 +278,4 @@ def _rewrite(path: Path, done: dict[str, dict]) -> None:
         for user, values in done.items()
     )
     if lines.encode() != path.read_bytes():
-        from r2rec_bench.atomic import write_text_atomic
-
         write_text_atomic(path, lines)

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from r2rec_bench.errors import UserError
-
-_REBUILD = "rebuild it with `r2rec-bench build`"
+from r2rec_bench.task.dataset import REBUILD, Dataset, open_dataset
 
 
 @dataclass(frozen=True)
@@ -58,12 +57,10 @@ class Evidence:
         item_ids = [str(i) for i in catalog_ids]
         index = {item: code for code, item in enumerate(item_ids)}
         if len(index) != len(item_ids):
-            raise UserError("items/catalog: an item_id appears twice; " + _REBUILD)
+            raise UserError("items/catalog: an item_id appears twice; " + REBUILD)
         items = np.fromiter((index.get(str(i), -1) for i in train_items), np.int64)
         if (items < 0).any():
-            raise UserError(
-                "interactions/train: an item is missing from items/catalog; " + _REBUILD
-            )
+            raise UserError("interactions/train: an item is missing from items/catalog; " + REBUILD)
         _, users = np.unique(np.asarray(train_users, dtype=object).astype(str), return_inverse=True)
         # A user who interacted with an item twice counts once: the matrix is binary.
         incidence = sp.csr_array(
@@ -77,33 +74,20 @@ class Evidence:
         return cls(item_ids, [str(t) for t in titles], popularity, cooccurrence, index)
 
 
-def _read(root: Path, pattern: str, columns: list[str]):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    files = sorted(root.glob(pattern))
-    if not files:
-        raise UserError(f"{root / pattern}: no such file; faithfulness needs it; {_REBUILD}")
-    try:
-        return pa.concat_tables(pq.read_table(path, columns=columns) for path in files)
-    except (pa.ArrowInvalid, KeyError, OSError) as exc:
-        raise UserError(f"{files[0]}: cannot read columns {columns} ({exc}); {_REBUILD}") from None
-
-
 @functools.lru_cache(maxsize=4)
 def _load(root: str, fingerprint: str) -> Evidence:
     del fingerprint  # part of the cache key only: a rebuilt directory is read again
-    directory = Path(root)
-    catalog = _read(directory, "items/catalog-*.parquet", ["item_id", "title"])
-    train = _read(directory, "interactions/train-*.parquet", ["user_id", "item_id"])
+    dataset = open_dataset(root)
+    item_ids, titles = dataset.catalog()
+    train = dataset.table("interactions", "train", ("user_id", "item_id"))
     return Evidence.from_tables(
-        catalog.column("item_id").to_pylist(),
-        catalog.column("title").to_pylist(),
+        item_ids,
+        titles,
         train.column("user_id").to_pylist(),
         train.column("item_id").to_pylist(),
     )
 
 
-def load_evidence(root: Path | str, fingerprint: str) -> Evidence:
-    """The evidence of a built dataset directory, read once per process and build."""
-    return _load(str(Path(root).resolve()), fingerprint)
+def load_evidence(dataset: Dataset) -> Evidence:
+    """The evidence of a built dataset, read once per process and build."""
+    return _load(str(Path(dataset.root).resolve()), dataset.fingerprint)

@@ -4,7 +4,7 @@ A reasoning trace may name any of thousands of catalog items, so mentions are fo
 Aho–Corasick automaton (``pyahocorasick``) over the normalised titles: one scan of the text
 whatever the size of the catalog, where trying each title in turn costs a scan per title.
 
-Normalisation is the parser's (:func:`r2rec_bench.harness.parser.title_key`): Unicode NFKC,
+Normalisation is the parser's (:func:`r2rec_bench.task.parser.title_key`): Unicode NFKC,
 case-folding, straight quotes, collapsed whitespace, and MovieLens's trailing articles moved
 to the front. Each title is registered in these forms:
 
@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from r2rec_bench.harness.parser import title_key
+from r2rec_bench.task.parser import title_key
 
 _QUOTES = str.maketrans(
     {"“": '"', "”": '"', "„": '"', "‟": '"', "«": '"', "»": '"',

@@ -34,10 +34,10 @@ import numpy as np
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.faithfulness.evidence import Evidence, load_evidence
-from r2rec_bench.harness.parser import title_key
-from r2rec_bench.harness.types import EvalRequest, Generation
-from r2rec_bench.hub.info import REBUILD, read_manifest
-from r2rec_bench.render.prompts import PromptStyle
+from r2rec_bench.task.dataset import Dataset, open_dataset
+from r2rec_bench.task.parser import title_key
+from r2rec_bench.task.prompt import PromptStyle, format_response
+from r2rec_bench.task.records import EvalRequest, Generation
 
 # The oracle's popularity tie-break stays below this, far under any real difference between
 # two sums of cosines: it orders only candidates whose collaborative scores tie (most often
@@ -110,11 +110,7 @@ class ReferenceBackend:
             answer = self.answer_after_prefix(request)
             return continuation(request.assistant_prefix, request.candidate_titles[answer])
         answer = self.answer(request)
-        lines = [f"Thought {n}: {t}" for n, t in enumerate(self.thoughts(request, answer), 1)]
-        reasoning = "\n".join(lines)
-        return (
-            f"<think>\n{reasoning}\n</think>\n<answer>{request.candidate_titles[answer]}</answer>"
-        )
+        return format_response(self.thoughts(request, answer), [request.candidate_titles[answer]])
 
     # The sentence shapes the faithfulness matcher reads (module docstring).
 
@@ -340,7 +336,7 @@ REFERENCE_RECOMMENDERS: dict[str, type[ReferenceBackend]] = {
 
 
 def make_reference_backend(
-    name: str, *, dataset: str | Path | None = None, seed: int | None = 0
+    name: str, *, dataset: str | Path | Dataset | None = None, seed: int | None = 0
 ) -> ReferenceBackend:
     """The backend for ``ref:<name>``, reading the training evidence of ``dataset``."""
     cls = REFERENCE_RECOMMENDERS.get(name.lower())
@@ -352,10 +348,6 @@ def make_reference_backend(
             f"ref:{cls.name} reads a dataset's training interactions: give a built dataset "
             "directory (--dataset DIR)"
         )
-    manifest = read_manifest(Path(dataset))
-    fingerprint = manifest.get("fingerprint")
-    if not fingerprint:
-        raise UserError(f"{dataset}: MANIFEST.json has no fingerprint; {REBUILD}")
-    style = PromptStyle(**manifest.get("prompt_style", {}))
-    evidence = load_evidence(dataset, fingerprint)
-    return cls(evidence, style, 0 if seed is None else int(seed), fingerprint)
+    opened = open_dataset(dataset)
+    style = PromptStyle(**opened.manifest.get("prompt_style", {}))
+    return cls(load_evidence(opened), style, 0 if seed is None else int(seed), opened.fingerprint)

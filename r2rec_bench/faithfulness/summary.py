@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from r2rec_bench.faithfulness.static import THRESHOLDS
-from r2rec_bench.harness.metrics import (
+from r2rec_bench.task.metrics import (
     CONFIDENCE,
     N_RESAMPLES,
     bootstrap_means,

@@ -36,6 +36,31 @@ def parse_batch_size(text: str | None) -> int | str | None:
     return int(text)
 
 
+def parse_model_args(text: str | None) -> dict:
+    """``k=v,k2=v2`` as a dict: integers, true/false and none become numbers, booleans and
+    None; anything else stays a string. ``UserError`` for a malformed pair."""
+    if not text:
+        return {}
+    values: dict = {}
+    for pair in text.split(","):
+        key, equals, value = pair.partition("=")
+        key = key.strip()
+        if not equals or not key.isidentifier():
+            raise UserError(f"--model-args {text}: use key=value pairs separated by commas")
+        value = value.strip()
+        lowered = value.lower()
+        if lowered in ("true", "false"):
+            values[key] = lowered == "true"
+        elif lowered == "none":
+            values[key] = None
+        else:
+            try:
+                values[key] = int(value)
+            except ValueError:
+                values[key] = value
+    return values
+
+
 def _summary(results: dict, out: Path) -> str:
     lines = [
         f"{results['backend']['spec']} on {results['dataset']['id']} {results['split']} "
@@ -62,13 +87,15 @@ def _summary(results: dict, out: Path) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from r2rec_bench.harness.backends import parse_model_spec, resolve_backend
-    from r2rec_bench.harness.data import open_dataset
     from r2rec_bench.harness.runner import (
         check_arguments,
         check_faithfulness,
+        check_output_dir,
         default_output_dir,
+        run_config,
         run_evaluation,
     )
+    from r2rec_bench.task.dataset import open_dataset
 
     shard = parse_shard(args.shard)
     check_arguments(split=args.split, mode=args.mode, limit=args.limit, shard=shard)
@@ -80,13 +107,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.dataset)
     dataset.split(args.split)  # a dataset without this split fails before the model loads
     options = {
+        **parse_model_args(args.model_args),
         "batch_size": batch_size,
         "max_new_tokens": args.max_new_tokens,
         "adapter": args.adapter,
         "base_url": args.base_url,
+        "rank_score": args.rank_score,
     }
+    output_dir = args.output_dir or default_output_dir(
+        dataset.name, args.model, args.adapter, split=args.split, mode=args.mode, limit=args.limit
+    )
+    early = run_config(
+        spec=args.model, revision=None, dataset=dataset, split=args.split, mode=args.mode,
+        seed=args.seed, limit=args.limit, shard=shard, fuzzy=args.fuzzy, options=options,
+    )  # fmt: skip
+    # A folder that holds another run is refused now, not after minutes of model loading.
+    check_output_dir(Path(output_dir) / (f"shard-{shard[0]}-of-{shard[1]}" if shard else ""), early)
     backend = resolve_backend(args.model, **options, seed=args.seed, dataset=dataset.root)
-    output_dir = args.output_dir or default_output_dir(dataset.name, args.model, args.adapter)
     results = run_evaluation(
         backend,
         dataset,
@@ -112,7 +149,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from r2rec_bench.harness.runner import merge_shards
+    from r2rec_bench.harness.merge import merge_shards
 
     results = merge_shards(args.shard_dirs, args.output_dir)
     if args.json:
@@ -123,7 +160,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from r2rec_bench.harness.runner import compare_runs
+    from r2rec_bench.harness.compare import compare_runs
 
     report = compare_runs(args.results_a, args.results_b, metrics=args.metric, seed=args.seed)
     if args.json:
@@ -181,13 +218,27 @@ def register(subcommands) -> None:
         "--seed", type=int, default=0, help="seed of the intervals and of any sampling"
     )
     evaluate.add_argument(
-        "--output-dir", type=Path, help="default: results/<dataset>/<model-slug>/"
+        "--output-dir",
+        type=Path,
+        help="default: results/<dataset>/<model-slug>/<split>-<mode>[-limit<N>]/",
     )
     evaluate.add_argument(
         "--shard",
         metavar="i/n",
         help="evaluate every n-th user from the i-th (0-based) "
         "into a shard-i-of-n subdirectory; join them with `merge`",
+    )
+    evaluate.add_argument(
+        "--model-args",
+        metavar="K=V,...",
+        help="backend options, e.g. dtype=bfloat16,device=cpu for an hf model (recorded in "
+        "results.json; a resume must give the same)",
+    )
+    evaluate.add_argument(
+        "--rank-score",
+        choices=["sum", "mean"],
+        help="rank mode, hf models: a title's log-likelihood summed over its tokens (the "
+        "probability of exactly that answer; default) or their mean (length-normalised)",
     )
     evaluate.add_argument("--adapter", metavar="PATH", help="a PEFT adapter for an hf model")
     evaluate.add_argument("--base-url", metavar="URL", help="OpenAI-compatible API root")

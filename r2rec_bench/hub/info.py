@@ -1,86 +1,19 @@
-"""``r2rec-bench info``: what a built dataset holds, read from its MANIFEST.json (local or Hub)."""
+"""``r2rec-bench data info``: what a built dataset holds, read from its MANIFEST.json (local or
+Hub)."""
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
-from r2rec_bench.errors import UserError, at
-from r2rec_bench.render.dataset import MANIFEST, SCHEMA_VERSION
-
-REBUILD = "rebuild with `r2rec-bench build`"
-_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-_REPO_ID = re.compile(f"{_REPO_PART}/{_REPO_PART}")
-
-
-def check_repo_id(repo_id: str) -> None:
-    """Raise ``UserError`` unless ``repo_id`` is a valid ``ORG/NAME`` Hub repo id."""
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    fix = "use ORG/NAME, e.g. r2rec/ml-100k-iot"
-    if not _REPO_ID.fullmatch(repo_id):
-        raise UserError(f"{repo_id!r}: not a Hub repo id; {fix}")
-    try:  # the Hub's own rules beyond the shape: length, "--", "..", ".git"
-        validate_repo_id(repo_id)
-    except HFValidationError as exc:
-        raise UserError(f"{repo_id!r}: not a valid Hub repo id ({exc}); {fix}") from None
-
-
-def _parse_manifest(text: str, where: str) -> dict:
-    try:
-        manifest = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{at(where, exc.lineno)}: not valid JSON ({exc.msg}); {REBUILD}") from None
-    if not isinstance(manifest, dict):
-        raise UserError(f"{where}: not a JSON object; {REBUILD}")
-    version = manifest.get("schema_version")
-    if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise UserError(
-            f"{where}: schema version {version} is newer than this r2rec-bench reads "
-            f"({SCHEMA_VERSION}); upgrade r2rec-bench"
-        )
-    return manifest
-
-
-def read_manifest(directory: Path) -> dict:
-    """The parsed MANIFEST.json of a local build directory, or ``UserError`` saying why not."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise UserError(f"{directory}: no such directory")
-    path = directory / MANIFEST
-    if not path.is_file():
-        raise UserError(
-            f"{directory}: not a dataset built by r2rec-bench (no {MANIFEST}); "
-            "build it with `r2rec-bench build`"
-        )
-    return _parse_manifest(path.read_text(encoding="utf-8"), str(path))
-
-
-def verified_files(root: Path, manifest: dict, config: str, split: str) -> list[Path]:
-    """The files of one config split as MANIFEST.json lists them, each checked to exist and
-    to match its recorded sha256 ([] when the manifest lists none: the caller says why)."""
-    from r2rec_bench.hashing import sha256_file
-
-    entries = manifest.get("configs", [])
-    relatives = sorted(
-        c["path"] for c in entries if (c.get("config"), c.get("split")) == (config, split)
-    )
-    recorded = manifest.get("files", {})
-    files = []
-    for relative in relatives:
-        path = Path(root) / relative
-        if not path.is_file():
-            raise UserError(f"{path}: listed in MANIFEST.json but missing; {REBUILD}")
-        expected = recorded.get(relative, {}).get("sha256")
-        if expected and sha256_file(path) != expected:
-            raise UserError(
-                f"{path}: content differs from its sha256 in MANIFEST.json (edited or "
-                f"corrupt); {REBUILD}"
-            )
-        files.append(path)
-    return files
+from r2rec_bench.errors import UserError, one_line
+from r2rec_bench.task.dataset import (
+    MANIFEST,
+    REBUILD,
+    REPO_ID,
+    check_repo_id,
+    parse_manifest,
+    read_manifest,
+)
 
 
 def _hub_manifest(repo_id: str) -> dict:
@@ -101,15 +34,9 @@ def _hub_manifest(repo_id: str) -> dict:
         ) from None
     except (OSError, HTTPError) as exc:  # offline mode, connection and other HTTP failures
         raise UserError(
-            f"{repo_id}: cannot read {MANIFEST} from the Hub ({first_line(exc)})"
+            f"{repo_id}: cannot read {MANIFEST} from the Hub ({one_line(exc, with_type=True)})"
         ) from None
-    return _parse_manifest(Path(path).read_text(encoding="utf-8"), where)
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception as one line, so that Hub errors fit the CLI's one-line messages."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return parse_manifest(Path(path).read_text(encoding="utf-8"), where)
 
 
 def _field(manifest: dict, dotted: str, where: str):
@@ -129,7 +56,7 @@ def dataset_info(target: str) -> dict:
     path = Path(target).expanduser()
     if path.exists():
         manifest, where, kind = read_manifest(path), str(path / MANIFEST), "local"
-    elif _REPO_ID.fullmatch(target):
+    elif REPO_ID.fullmatch(target):
         check_repo_id(target)
         manifest, where, kind = _hub_manifest(target), f"{target} ({MANIFEST})", "hub"
     else:

@@ -14,10 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from r2rec_bench.errors import UserError
+from r2rec_bench.errors import UserError, one_line
 from r2rec_bench.hashing import sha256_file
-from r2rec_bench.hub.info import REBUILD, check_repo_id, first_line, read_manifest
-from r2rec_bench.render.dataset import CARD, MANIFEST
+from r2rec_bench.task.dataset import CARD, MANIFEST, REBUILD, check_repo_id, read_manifest
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def merge_card(existing_text: str | None, new_text: str) -> str:
     try:
         theirs = DatasetCard(existing_text, ignore_metadata_errors=True).data.to_dict()
     except yaml.YAMLError as exc:  # the card parser lets these through; callers expect one type
-        raise ValueError(first_line(exc)) from exc
+        raise ValueError(one_line(exc, with_type=True)) from exc
     our_configs = ours.get("configs") or []
     our_names = {config["config_name"] for config in our_configs}
     kept = [
@@ -114,8 +113,8 @@ def _hub_errors(repo_id: str) -> Iterator[None]:
         yield
     except (OSError, HTTPError) as exc:  # HTTP status, connection and offline-mode errors
         raise UserError(
-            f"{repo_id}: the Hub call failed ({first_line(exc)}); check the network and your "
-            "token (`hf auth login` or HF_TOKEN)"
+            f"{repo_id}: the Hub call failed ({one_line(exc, with_type=True)}); check the "
+            "network and your token (`hf auth login` or HF_TOKEN)"
         ) from None
 
 

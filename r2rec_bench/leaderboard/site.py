@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from r2rec_bench import __version__
 from r2rec_bench.leaderboard.submission import Submission
 from r2rec_bench.leaderboard.verify import DatasetFinder, Gold
+from r2rec_bench.resources import resource_dir
 
 # (metric key, column title) of the accuracy columns, then of the faithfulness columns
 # (DESIGN §9), which show "—" for an entry that reports none.
@@ -118,12 +120,12 @@ def _examples(submission: Submission, gold: Gold) -> list[dict]:
     samples = sorted(submission.samples, key=lambda s: gold.row_of[s["user_id"]])
     examples = []
     for sample in samples[:EXAMPLES_PER_ENTRY]:
-        row = gold.row_of[sample["user_id"]]
-        titles = gold.titles[row]
+        example = gold.examples[gold.row_of[sample["user_id"]]]
+        titles = example.request.candidate_titles
         examples.append(
             {
                 "user_id": sample["user_id"],
-                "target": gold.target_titles[row],
+                "target": example.gold.target_title,
                 "answer": [titles[j] for j in sample["ranking"][:5]],
                 "target_rank": sample["target_rank"],
                 "valid": sample["valid"],
@@ -254,9 +256,6 @@ def _environment():
 def results_card(boards: list[Board]) -> str:
     """The results dataset repo's card (README.md), from ``hub_cards/results_card.md``."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    from r2rec_bench import __version__
-    from r2rec_bench.resources import resource_dir
 
     # A Markdown card: nothing in it is HTML, and the table was escaped for Markdown.
     environment = Environment(

@@ -15,6 +15,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from r2rec_bench.task.records import Results, Sample
+
 RESULTS, SAMPLES = "results.json", "samples.jsonl"
 FILES = (RESULTS, SAMPLES)
 # results.json is a few kilobytes; samples.jsonl of an LLM with long reasoning on ml-1m's
@@ -24,21 +28,6 @@ MAX_BYTES = {RESULTS: 1 << 20, SAMPLES: 256 << 20}
 # or digit, so that no name is empty, hidden, "..", absolute or holds a separator.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 _RESUBMIT = "submit the files `r2rec-bench evaluate` wrote, unedited"
-# The fields of results.json that verification reads, with the type each must have.
-_REQUIRED = {
-    "schema_version": int,
-    "dataset": dict,
-    "split": str,
-    "mode": str,
-    "model": dict,
-    "backend": dict,
-    "parser": dict,
-    "seed": int,
-    "n_users": int,
-    "metrics": dict,
-    "interval": dict,
-    "answers": dict,
-}
 
 
 class Rejected(Exception):
@@ -86,24 +75,21 @@ def _read_bytes(path: Path, root: Path) -> bytes:
 
 def _parse_results(path: Path, data: bytes) -> dict:
     try:
-        results = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Rejected(f"{path}: not valid JSON ({exc}); {_RESUBMIT}") from None
-    if not isinstance(results, dict):
-        raise Rejected(f"{path}: not a JSON object; {_RESUBMIT}")
-    for key, kind in _REQUIRED.items():
-        value = results.get(key)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise Rejected(f"{path}: field `{key}` missing or not a {kind.__name__}; {_RESUBMIT}")
-    if "faithfulness" not in results:
-        raise Rejected(f"{path}: field `faithfulness` missing; {_RESUBMIT}")
-    for key in ("name", "id", "fingerprint"):
-        if not isinstance(results["dataset"].get(key), str):
-            raise Rejected(f"{path}: field `dataset.{key}` missing; {_RESUBMIT}")
-    if not isinstance(results["backend"].get("spec"), str):
-        raise Rejected(f"{path}: field `backend.spec` missing; {_RESUBMIT}")
-    check_name(results["dataset"]["name"], f"{path}: dataset name")
-    return results
+        results = Results.model_validate_json(data)
+    except ValidationError as exc:
+        raise Rejected(f"{path}: {_problem(exc)}; {_RESUBMIT}") from None
+    check_name(results.dataset.name, f"{path}: dataset name")
+    return json.loads(data)
+
+
+def _problem(error: ValidationError) -> str:
+    """The first problem of a validation error, with the offending value cut short (a
+    hostile file may hold megabytes in one field)."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "json_invalid":
+        return "not valid JSON"
+    return f"field `{field}`: {first['msg'][:200]}" if field else first["msg"][:200]
 
 
 def _parse_samples(path: Path, data: bytes) -> tuple[list[dict], list[int]]:
@@ -112,12 +98,12 @@ def _parse_samples(path: Path, data: bytes) -> tuple[list[dict], list[int]]:
         if not line.strip():
             continue
         try:
-            sample = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise Rejected(f"{path}:{number}: not valid JSON; {_RESUBMIT}") from None
-        if not isinstance(sample, dict) or not isinstance(sample.get("user_id"), str):
-            raise Rejected(f"{path}:{number}: not a sample (no user_id); {_RESUBMIT}")
-        samples.append(sample)
+            Sample.model_validate_json(line)
+        except ValidationError as exc:
+            raise Rejected(
+                f"{path}:{number}: not a sample ({_problem(exc)}); {_RESUBMIT}"
+            ) from None
+        samples.append(json.loads(line))
         lines.append(number)
     if not samples:
         raise Rejected(f"{path}: no samples; {_RESUBMIT}")

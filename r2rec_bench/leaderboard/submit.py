@@ -8,7 +8,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from r2rec_bench.errors import UserError
+from r2rec_bench.atomic import atomic_directory
+from r2rec_bench.errors import UserError, one_line
+from r2rec_bench.harness.runner import model_slug
 from r2rec_bench.leaderboard.submission import (
     FILES,
     Rejected,
@@ -16,6 +18,7 @@ from r2rec_bench.leaderboard.submission import (
     read_submission,
 )
 from r2rec_bench.leaderboard.verify import DatasetFinder, verify_submission
+from r2rec_bench.task.dataset import check_repo_id
 
 DEFAULT_SUBMISSIONS = Path("leaderboard/submissions")
 
@@ -54,8 +57,6 @@ def _submit_to_hub(plan: SubmitPlan, folder: Path, repo_id: str, api: Any | None
     from huggingface_hub import CommitOperationAdd
     from huggingface_hub.errors import HTTPError
 
-    from r2rec_bench.hub.info import first_line
-
     prefix = f"submissions/{plan.dataset}/{plan.name}"
     if api is None:
         from huggingface_hub import HfApi
@@ -76,10 +77,19 @@ def _submit_to_hub(plan: SubmitPlan, folder: Path, repo_id: str, api: Any | None
         )
     except (OSError, HTTPError) as exc:  # HTTP status, connection and offline-mode errors
         raise UserError(
-            f"{repo_id}: the Hub call failed ({first_line(exc)}); check the network and your "
-            "token (`hf auth login` or HF_TOKEN)"
+            f"{repo_id}: the Hub call failed ({one_line(exc, with_type=True)}); check the "
+            "network and your token (`hf auth login` or HF_TOKEN)"
         ) from None
     return replace(plan, pr_url=getattr(commit, "pr_url", None))
+
+
+def default_name(results: dict) -> str:
+    """The model's slug, marked with the mode and split when they are not the defaults
+    (generate, test), so that one model's rank and generate runs sit side by side."""
+
+    name = model_slug(results["backend"]["spec"])
+    name += "--rank" if results["mode"] == "rank" else ""
+    return name + ("--validation" if results["split"] == "validation" else "")
 
 
 def submit(
@@ -98,19 +108,15 @@ def submit(
     ``api`` stands in for ``huggingface_hub.HfApi`` (tests pass a fake). Nothing is written
     unless the submission verifies and is no duplicate, and nothing at all with ``dry_run``.
     """
-    from r2rec_bench.atomic import atomic_directory
-    from r2rec_bench.harness.runner import model_slug
 
     results_dir = Path(results_dir)
     if to is not None and hub is not None:
         raise UserError("submit: give --to or --hub, not both")
     if hub is not None:
-        from r2rec_bench.hub.info import check_repo_id
-
         check_repo_id(hub)
     try:
         submission = read_submission(results_dir)
-        name = check_name(name or model_slug(submission.results["backend"]["spec"]))
+        name = check_name(name or default_name(submission.results))
         verify_submission(replace(submission, name=name), DatasetFinder(datasets))
     except Rejected as exc:
         raise UserError(f"rejected: {exc}") from None

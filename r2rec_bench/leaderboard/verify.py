@@ -6,13 +6,13 @@ What is checked, in order, each failure being one reason:
 1. the files' layout, names, sizes and JSON shape (:mod:`.submission`);
 2. the dataset: the fingerprint in results.json equals that of the dataset it names;
 3. the users: exactly the split's users, each once (missing and extra users are counted);
-4. each sample: its candidates, target and target index equal the gold; its output hash
-   equals the hash of its output; its ranking, validity and match are what the harness's
-   parser makes of the output again (``generate``) or what its scores rank (``rank``); its
-   target rank and hit@1 follow from that ranking;
-5. every reported figure: the metrics with their intervals (``summarize`` with the reported
-   seed, so the bootstrap draws are the same), the user count, the answer counts and, when
-   reported, the faithfulness block and each sample's static faithfulness, rescored.
+4. each sample: its candidates, target and target index equal the gold; its prompt hash is
+   the hash of the dataset's prompt; every output-dependent field (output hash, ranking,
+   validity, match, strict format, problems, target rank, hit@1) is what the benchmark's one
+   scoring path (task.scoring, shared with the runner) gives for its output or scores;
+5. every reported figure: the metrics with their intervals (``summarize_samples`` with the
+   reported seed, so the bootstrap draws are the same), the user count, the answer counts
+   and, when reported, the faithfulness block and each sample's static faithfulness, rescored.
 
 Nothing random and nothing order-dependent: the same submissions give the same verdicts.
 """
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from r2rec_bench.errors import UserError
-from r2rec_bench.harness.data import SPLITS, EvalDataset
+from r2rec_bench.faithfulness import aggregate, rescore_static
+from r2rec_bench.hashing import canonical_json, sha256_text
 from r2rec_bench.leaderboard.submission import (
     RESULTS,
     SAMPLES,
@@ -35,22 +35,20 @@ from r2rec_bench.leaderboard.submission import (
     read_submission,
     scan,
 )
+from r2rec_bench.task.dataset import Dataset, open_dataset
+from r2rec_bench.task.records import EvalExample
+from r2rec_bench.task.scoring import score_scores, score_text, summarize_samples
 
 TOLERANCE = 1e-9  # floating-point noise between machines; any real edit is far larger
-MODES = ("generate", "rank")
 _RESUBMIT = "submit the files `r2rec-bench evaluate` wrote, unedited"
 
 
 @dataclass(frozen=True)
 class Gold:
-    """A split's fixed candidates and targets, indexed by user."""
+    """A split's examples (requests with their fixed candidates, and the gold), by user."""
 
     row_of: dict[str, int]
-    candidates: list[list[str]]
-    titles: list[list[str]]
-    targets: list[str]
-    target_titles: list[str]
-    target_index: list[int]
+    examples: list[EvalExample]
 
 
 class DatasetFinder:
@@ -61,17 +59,13 @@ class DatasetFinder:
     """
 
     def __init__(self, targets: list[str] | None = None) -> None:
-        from r2rec_bench.harness.data import open_dataset
-
-        self._datasets: dict[str, EvalDataset] = {}
+        self._datasets: dict[str, Dataset] = {}
         for target in targets or []:
             dataset = open_dataset(target)
             self._datasets[dataset.name] = dataset
         self._gold: dict[tuple[str, str], Gold] = {}
 
-    def dataset(self, block: dict) -> EvalDataset:
-        from r2rec_bench.harness.data import open_dataset
-
+    def dataset(self, block: dict) -> Dataset:
         name = block["name"]
         if name not in self._datasets:
             local = Path("out") / name
@@ -90,19 +84,12 @@ class DatasetFinder:
                 ) from None
         return self._datasets[name]
 
-    def gold(self, dataset: EvalDataset, split: str) -> Gold:
+    def gold(self, dataset: Dataset, split: str) -> Gold:
         key = (dataset.fingerprint, split)
         if key not in self._gold:
             eval_split = dataset.split(split)
             examples = eval_split.examples(range(len(eval_split)))
-            self._gold[key] = Gold(
-                row_of={e.request.user_id: e.index for e in examples},
-                candidates=[list(e.request.candidates) for e in examples],
-                titles=[list(e.request.candidate_titles) for e in examples],
-                targets=[e.gold.target for e in examples],
-                target_titles=[e.gold.target_title for e in examples],
-                target_index=[e.gold.target_index for e in examples],
-            )
+            self._gold[key] = Gold({e.request.user_id: e.index for e in examples}, examples)
         return self._gold[key]
 
 
@@ -153,78 +140,46 @@ def _difference(reported, recomputed, where: str) -> str | None:
     return f"`{where}` is {json.dumps(reported)} but the samples give {json.dumps(recomputed)}"
 
 
-def _ranking_from_scores(scores: list[float], target_index: int) -> list[int]:
-    # The harness's order: higher score first; the target after the candidates it ties with.
-    return sorted(range(len(scores)), key=lambda j: (-scores[j], j == target_index, j))
-
-
-def _rank_of_target(ranking: list, target_index: int) -> int:
-    return ranking.index(target_index) + 1 if target_index in ranking else 0
-
-
 def _check_sample(
     sample: dict, row: int, gold: Gold, mode: str, fuzzy: bool, where: str
 ) -> tuple[int, bool]:
-    """(target rank, valid) of one sample, after checking it against the gold and its own
-    output; :class:`Rejected` naming the first field that disagrees."""
-    from r2rec_bench.harness.parser import parse_answer
-    from r2rec_bench.hashing import sha256_text
-
-    target_index = gold.target_index[row]
+    """(target rank, valid) of one sample, after checking it against the gold and scoring
+    its output again through the benchmark's one scoring path (task.scoring); :class:`Rejected`
+    naming the first field that disagrees."""
+    example = gold.examples[row]
+    request, target_index = example.request, example.gold.target_index
+    user = sample["user_id"]
     if (
-        sample.get("index") != row
-        or sample.get("candidates") != gold.candidates[row]
-        or sample.get("target") != gold.targets[row]
-        or sample.get("target_index") != target_index
+        sample["index"] != row
+        or sample["candidates"] != list(request.candidates)
+        or sample["target"] != example.gold.target
+        or sample["target_index"] != target_index
     ):
         raise Rejected(
-            f"{where}: user {sample['user_id']}: row index, candidates or target differ "
-            f"from the dataset's; {_RESUBMIT}"
+            f"{where}: user {user}: row index, candidates or target differ from the "
+            f"dataset's; {_RESUBMIT}"
         )
-    ranking, valid = sample.get("ranking"), sample.get("valid")
+    if sample["prompt_sha256"] != sha256_text(canonical_json(request.prompt)):
+        raise Rejected(
+            f"{where}: user {user}: `prompt_sha256` is not the hash of the dataset's prompt "
+            f"(the model saw another prompt); {_RESUBMIT}"
+        )
     if mode == "generate":
-        output = sample.get("output")
-        if not isinstance(output, str) or sample.get("output_sha256") != sha256_text(output):
-            raise Rejected(
-                f"{where}: user {sample['user_id']}: `output` does not match its "
-                f"`output_sha256` (an edited sample); {_RESUBMIT}"
-            )
-        parsed = parse_answer(output, gold.titles[row], fuzzy=fuzzy)
-        expected = (list(parsed.ranking), parsed.valid, parsed.match)
+        if not isinstance(sample["output"], str):
+            raise Rejected(f"{where}: user {user}: no `output` text in generate mode; {_RESUBMIT}")
+        scored = score_text(sample["output"], request.candidate_titles, target_index, fuzzy=fuzzy)
     else:
-        scores = sample.get("scores")
-        canonical = json.dumps(scores, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        if (
-            not isinstance(scores, list)
-            or len(scores) != len(gold.candidates[row])
-            or not all(s is None or type(s) in (int, float) for s in scores)
-            or sample.get("output_sha256") != sha256_text(canonical)
-        ):
+        if not isinstance(sample["scores"], list):
+            raise Rejected(f"{where}: user {user}: no `scores` in rank mode; {_RESUBMIT}")
+        scored = score_scores(sample["scores"], user, request.candidates, target_index)
+    for field, value in scored.fields().items():
+        if sample[field] != value:
             raise Rejected(
-                f"{where}: user {sample['user_id']}: `scores` are not one number per "
-                f"candidate matching `output_sha256` (an edited sample); {_RESUBMIT}"
+                f"{where}: user {user}: `{field}` is not what the "
+                f"{'output parses to' if mode == 'generate' else 'scores rank'} (an edited "
+                f"sample); {_RESUBMIT}"
             )
-        # null stands for a score that was not finite; ranks cannot be recomputed from it.
-        finite = None not in scores
-        expected = (_ranking_from_scores(scores, target_index) if finite else [], finite, "scores")
-        if not finite and valid is True:
-            raise Rejected(
-                f"{where}: user {sample['user_id']}: an infinite score cannot be "
-                "verified; score candidates with finite numbers"
-            )
-    if (ranking, valid, sample.get("match")) != expected:
-        raise Rejected(
-            f"{where}: user {sample['user_id']}: `ranking`, `valid` or `match` is not what "
-            f"the {'output parses to' if mode == 'generate' else 'scores rank'} (an edited "
-            f"sample); {_RESUBMIT}"
-        )
-    rank = _rank_of_target(ranking, target_index)
-    if sample.get("target_rank") != rank or sample.get("hit@1") != (rank == 1):
-        raise Rejected(
-            f"{where}: user {sample['user_id']}: `target_rank` or `hit@1` does not follow "
-            f"from `ranking` (an edited sample); {_RESUBMIT}"
-        )
-    return rank, valid
+    return scored.target_rank, scored.valid
 
 
 def _check_users(submission: Submission, gold: Gold, split: str) -> list[int]:
@@ -251,12 +206,9 @@ def _check_users(submission: Submission, gold: Gold, split: str) -> list[int]:
     return rows
 
 
-def _check_faithfulness(
-    submission: Submission, dataset: EvalDataset, split: str, seed: int
-) -> None:
+def _check_faithfulness(submission: Submission, dataset: Dataset, split: str, seed: int) -> None:
     """The faithfulness block must be what the per-sample values aggregate to, and each
     sample's static values what its output scores again (DESIGN §9)."""
-    from r2rec_bench.faithfulness import aggregate, rescore_static
 
     found = _difference(
         submission.results["faithfulness"], aggregate(submission.samples, seed), "faithfulness"
@@ -280,15 +232,9 @@ def _check_faithfulness(
 
 def verify_submission(submission: Submission, finder: DatasetFinder) -> None:
     """Recompute every figure of ``submission``; :class:`Rejected` with the first reason."""
-    from r2rec_bench.harness.metrics import summarize
-
     results = submission.results
     results_path = submission.path / RESULTS
-    if results["schema_version"] != 1:
-        raise Rejected(f"{results_path}: schema version {results['schema_version']} unknown")
     split, mode = results["split"], results["mode"]
-    if split not in SPLITS or mode not in MODES:
-        raise Rejected(f"{results_path}: split {split!r} or mode {mode!r} unknown; {_RESUBMIT}")
     dataset = finder.dataset(results["dataset"])
     if results["dataset"]["fingerprint"] != dataset.fingerprint:
         raise Rejected(
@@ -299,23 +245,13 @@ def verify_submission(submission: Submission, finder: DatasetFinder) -> None:
     gold = finder.gold(dataset, split)
     rows = _check_users(submission, gold, split)
     fuzzy = bool(results["parser"].get("fuzzy"))
-    ranks, valid = [], []
     samples_path = str(submission.path / SAMPLES)
     for sample, line, row in zip(submission.samples, submission.lines, rows, strict=True):
-        rank, is_valid = _check_sample(sample, row, gold, mode, fuzzy, f"{samples_path}:{line}")
-        ranks.append(rank)
-        valid.append(is_valid)
-    summary = summarize(ranks, valid, seed=results["seed"])
-    answers = {
-        "valid": sum(valid),
-        "match": dict(sorted(Counter(s["match"] for s in submission.samples).items())),
-    }
-    for field, recomputed in (
-        ("n_users", summary["n_users"]),
-        ("metrics", summary["metrics"]),
-        ("interval", summary["interval"]),
-        ("answers", answers),
-    ):
+        _check_sample(sample, row, gold, mode, fuzzy, f"{samples_path}:{line}")
+    # The samples now hold exactly what scoring gives, so their figures are the recomputed ones.
+    summary = summarize_samples(submission.samples, results["seed"])
+    for field in ("n_users", "metrics", "interval", "answers"):
+        recomputed = summary[field]
         found = _difference(results[field], recomputed, field)
         if found:
             raise Rejected(f"{results_path}: {found} (an edited result); {_RESUBMIT}")

@@ -12,7 +12,6 @@ import numpy as np
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.protocol.candidates import draw_negatives, place_target
-from r2rec_bench.protocol.ids import factorize_sorted
 from r2rec_bench.protocol.types import (
     EvalSplit,
     ProtocolCatalog,
@@ -23,6 +22,7 @@ from r2rec_bench.protocol.types import (
     TrainLog,
 )
 from r2rec_bench.sources.types import RawLog
+from r2rec_bench.task.ids import factorize_sorted
 from r2rec_bench.task.order import tie_keys
 
 _SPACES = re.compile(r"\s+")

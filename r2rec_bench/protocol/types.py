@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from r2rec_bench.errors import UserError
 from r2rec_bench.sources.types import AttributeSpec
 
 NEGATIVE_STRATEGIES = ("uniform", "popular")
@@ -29,7 +30,6 @@ class ProtocolParams:
     tie_seed: int = 0
 
     def __post_init__(self) -> None:
-        from r2rec_bench.errors import UserError
 
         if self.negatives not in NEGATIVE_STRATEGIES:
             raise UserError(

@@ -15,11 +15,9 @@ from r2rec_bench.protocol import ProtocolOutput
 from r2rec_bench.render.parquet import write_table
 from r2rec_bench.render.tables import eval_table, interactions_table, items_table
 from r2rec_bench.resources import resource_dir
+from r2rec_bench.task.dataset import CARD, MANIFEST
+from r2rec_bench.task.dataset import DATASET_SCHEMA_VERSION as SCHEMA_VERSION
 from r2rec_bench.task.order import PROTOCOL_VERSION, TIE_RULE, TIE_RULE_TEXT
-
-SCHEMA_VERSION = 1
-MANIFEST = "MANIFEST.json"
-CARD = "README.md"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from r2rec_bench.protocol import EvalSplit, ProtocolOutput
 from r2rec_bench.render.parquet import MESSAGES
-from r2rec_bench.render.prompts import PromptStyle, chat_prompt
+from r2rec_bench.task.prompt import PromptStyle, chat_prompt
 
 _ATTRIBUTE_TYPES = {
     "str": pa.string(),

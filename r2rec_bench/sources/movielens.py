@@ -101,7 +101,6 @@ def read_ml100k_grouplens(raw_dir: Path) -> RawLog:
 
 def _atomic_header(path: Path) -> list[str]:
     """Column names of a RecBole atomic file (``name:type`` tab-separated header)."""
-    from r2rec_bench.sources._io import open_text
 
     with open_text(path) as handle:
         header = handle.readline().rstrip("\r\n").split("\t")

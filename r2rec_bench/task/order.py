@@ -19,6 +19,7 @@ import hashlib
 import numpy as np
 
 from r2rec_bench.errors import UserError
+from r2rec_bench.task.ids import factorize_sorted
 
 PROTOCOL_VERSION = 2
 TIE_RULE = "seeded-hash"
@@ -31,7 +32,7 @@ _KEY_BITS = 48  # the sort packs keys into int64 words; ties of 48-bit keys fall
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64's finaliser (uint64 arithmetic wraps around, as intended)."""
     with np.errstate(over="ignore"):
         x = (x ^ (x >> np.uint64(30))) * _M1
@@ -61,7 +62,7 @@ def tie_keys(
     ``user_ids`` and ``item_ids``: each distinct id is hashed once, so this is linear."""
     users = id_hashes(user_ids, seed, "user")[np.asarray(user_codes, dtype=np.int64)]
     items = id_hashes(item_ids, seed, "item")[np.asarray(item_codes, dtype=np.int64)]
-    combined = _mix(users ^ _mix(items))
+    combined = mix64(users ^ mix64(items))
     return (combined >> np.uint64(64 - _KEY_BITS)).astype(np.int64)
 
 
@@ -75,3 +76,14 @@ def protocol_tie_seed(manifest: dict) -> int:
             f"reads version {PROTOCOL_VERSION}; rebuild the dataset with `r2rec-bench build`"
         )
     return int(protocol.get("tie_seed", 0))
+
+
+def protocol_order(user_ids: np.ndarray, item_ids: np.ndarray, timestamps, manifest: dict):
+    """The permutation that puts interactions given as raw ids in the protocol's order:
+    users in id order, each user's rows by timestamp, then tie key, then item id (the last
+    only separates equal 48-bit keys, as in the protocol)."""
+
+    user_codes, users = factorize_sorted(np.asarray(user_ids, dtype=object))
+    item_codes, items = factorize_sorted(np.asarray(item_ids, dtype=object))
+    ties = tie_keys(user_codes, item_codes, users, items, protocol_tie_seed(manifest))
+    return np.lexsort((item_codes, ties, np.asarray(timestamps, dtype=np.int64), user_codes))

@@ -19,8 +19,11 @@ from r2rec_bench.chains.types import Chain
 from r2rec_bench.errors import UserError
 from r2rec_bench.graph import TrainGraph
 from r2rec_bench.protocol import EvalSplit, ProtocolOutput
-from r2rec_bench.render.prompts import PromptStyle
+from r2rec_bench.sources.fetch import cache_root
+from r2rec_bench.task.prompt import PromptStyle
+from r2rec_bench.teacher.llm import HFTransport, LLMTeacher, OpenAITransport
 from r2rec_bench.teacher.plan import ExamplePlan, Planner
+from r2rec_bench.teacher.template import TemplateTeacher
 from r2rec_bench.teacher.types import Thought, Trace
 
 __all__ = ["Teacher", "Thought", "Trace", "build_traces", "make_teacher"]
@@ -58,15 +61,12 @@ def make_teacher(
     ``client_options`` (``timeout``, ``max_retries``, ``backoff``, ``api_key``...) go to the
     OpenAI-compatible client.
     """
-    from r2rec_bench.teacher.template import TemplateTeacher
 
     kind, _, model = spec.partition(":")
     if spec == "template":
         return TemplateTeacher()
     if kind not in ("openai", "hf") or not model:
         raise UserError(f"unknown teacher {spec!r}; use {TEACHER_SPECS}")
-    from r2rec_bench.sources.fetch import cache_root
-    from r2rec_bench.teacher.llm import HFTransport, LLMTeacher, OpenAITransport
 
     root = (Path(cache_dir) if cache_dir else cache_root() / "teacher") / _slug(spec)
     if kind == "openai":

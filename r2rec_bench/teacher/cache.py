@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from r2rec_bench.hashing import canonical_json
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -30,17 +32,13 @@ class Reply:
     completion_tokens: int
 
 
-def canonical(value: dict) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
 class ResponseCache:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
     @staticmethod
     def key(request: dict) -> str:
-        return hashlib.sha256(canonical(request).encode("utf-8")).hexdigest()
+        return hashlib.sha256(canonical_json(request).encode("utf-8")).hexdigest()
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -66,5 +64,5 @@ class ResponseCache:
         }
         # Unique per process and thread: two writers of one key never share a temporary file.
         temporary = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.tmp")
-        temporary.write_text(canonical(entry), encoding="utf-8")
+        temporary.write_text(canonical_json(entry), encoding="utf-8")
         os.replace(temporary, path)

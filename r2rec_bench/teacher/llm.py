@@ -17,7 +17,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Protocol
 
-from r2rec_bench.errors import UserError
+from r2rec_bench.llm.generation import generate_chat
+from r2rec_bench.llm.loading import load_causal_lm, resolve_model_dir
+from r2rec_bench.llm.openai_client import OpenAICompatibleClient
 from r2rec_bench.teacher.cache import Reply, ResponseCache
 from r2rec_bench.teacher.plan import ExamplePlan, Planner
 from r2rec_bench.teacher.prompting import judge, step_messages
@@ -130,7 +132,6 @@ class OpenAITransport:
         max_tokens: int,
         client_options: dict[str, Any],
     ) -> None:
-        from r2rec_bench.llm.openai_client import OpenAICompatibleClient
 
         self.client = OpenAICompatibleClient(
             base_url, model, concurrency=concurrency, **client_options
@@ -167,21 +168,11 @@ class OpenAITransport:
                 raise
 
 
-# What loading a causal LM and its tokenizer needs from a Hub repo (no pickled weights).
-_HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
-
-
 def _weights_digest(folder: Path) -> str:
     """sha256 over the folder's safetensors files: a retrained checkpoint at the same path
     must not reuse the old one's cached answers."""
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        raise UserError(
-            f"{folder}: no *.safetensors weights; only safetensors checkpoints are loaded "
-            f"(convert it with save_pretrained(safe_serialization=True))"
-        )
     digest = hashlib.sha256()
-    for path in files:
+    for path in sorted(folder.glob("*.safetensors")):
         digest.update(path.name.encode())
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 22), b""):
@@ -190,102 +181,39 @@ def _weights_digest(folder: Path) -> str:
 
 
 class HFTransport:
-    """A local transformers causal LM: greedy, batched, on the GPU when there is one."""
+    """A local transformers causal LM, loaded and run by the harness's own code (llm.loading,
+    llm.generation): greedy, batched, longest prompts first, on the GPU when there is one."""
 
     kind = "hf"
 
     def __init__(self, model: str, *, batch_size: int, max_new_tokens: int) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        folder = Path(model)
-        if not folder.is_dir():
-            folder = self._download(model)
-        digest = _weights_digest(folder)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        use_bf16 = self.device == "cuda" and torch.cuda.is_bf16_supported()
-        dtype = torch.bfloat16 if use_bf16 else torch.float32
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                folder, use_safetensors=True, trust_remote_code=False, dtype=dtype
-            )
-        except (OSError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(f"{model}: cannot load it as a causal LM ({first})") from None
-        self.model.to(self.device).eval()
-        self.tokenizer.padding_side = "left"  # decoder-only: generated text follows the prompt
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        # A chat template writes its own special tokens; plain text needs the tokenizer's.
-        self.add_special_tokens = not self.tokenizer.chat_template
+        folder, _ = resolve_model_dir(model)
+        self.model, self.tokenizer = load_causal_lm(str(folder))
         self.batch_size = max(1, batch_size)
-        self.identity = {"model": model, "weights": digest, "dtype": str(dtype)}
+        self.identity = {
+            "model": model,
+            "weights": _weights_digest(folder),
+            "dtype": str(self.model.dtype),
+        }
         self.params = {"max_new_tokens": max_new_tokens, "do_sample": False}
-
-    @staticmethod
-    def _download(model: str) -> Path:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-        try:
-            return Path(snapshot_download(model, allow_patterns=_HUB_FILES))
-        except (HfHubHTTPError, LocalEntryNotFoundError, ValueError) as exc:
-            raise UserError(
-                f"{model}: neither a local folder nor a model on the Hub that can be fetched "
-                f"({type(exc).__name__}); pass hf:<folder> or hf:<owner/name>"
-            ) from None
 
     def close(self) -> None:
         """Nothing to release: the model lives as long as the teacher object."""
 
-    def _text(self, messages: list[dict]) -> str:
-        if self.tokenizer.chat_template:
-            from jinja2.exceptions import TemplateError
-
-            try:
-                text = self.tokenizer.apply_chat_template(
-                    messages, tokenize=False, add_generation_prompt=True
-                )
-            except TemplateError:  # templates without a system role: fold it into the user turn
-                merged = [{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}]
-                text = self.tokenizer.apply_chat_template(
-                    merged, tokenize=False, add_generation_prompt=True
-                )
-            return text
-        plain = "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages)
-        return plain + "\n\nAssistant:"
-
     def generate(self, requests: list[list[dict]], on_reply: OnReply) -> None:
-        import torch
 
-        texts = [self._text(messages) for messages in requests]
-        # Similar lengths together: less padding per batch.
-        order = sorted(range(len(requests)), key=lambda i: len(texts[i]))
-        eos = self.tokenizer.eos_token_id
+        # Batches of prompts of similar length (generate_chat sorts them), each reply handed
+        # on as its batch ends, so that the cache keeps what a killed build already paid for.
+        order = sorted(range(len(requests)), key=lambda i: -len(str(requests[i])))
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            encoded = self.tokenizer(
-                [texts[i] for i in batch],
-                return_tensors="pt",
-                padding=True,
-                add_special_tokens=self.add_special_tokens,
-            ).to(self.device)
-            with torch.inference_mode():
-                output = self.model.generate(
-                    **encoded,
-                    max_new_tokens=self.params["max_new_tokens"],
-                    do_sample=False,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                )
-            width = encoded["input_ids"].shape[1]
-            for row, index in enumerate(batch):
-                generated = output[row, width:].tolist()
-                if eos is not None and eos in generated:
-                    generated = generated[: generated.index(eos) + 1]
-                reply = Reply(
-                    self.tokenizer.decode(generated, skip_special_tokens=True),
-                    int(encoded["attention_mask"][row].sum()),
-                    len(generated),
-                )
-                on_reply(index, reply)
+            replies = generate_chat(
+                self.model,
+                self.tokenizer,
+                [requests[i] for i in batch],
+                max_new_tokens=self.params["max_new_tokens"],
+                batch_size=len(batch),
+            )
+            for index, reply in zip(batch, replies, strict=True):
+                on_reply(index, Reply(reply.text, reply.prompt_tokens, reply.completion_tokens))

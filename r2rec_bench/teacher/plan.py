@@ -51,7 +51,7 @@ import numpy as np
 from r2rec_bench.chains.types import Chain, ChainEdge, ChainNode
 from r2rec_bench.graph import TrainGraph
 from r2rec_bench.protocol import EvalSplit, ProtocolOutput
-from r2rec_bench.render.prompts import PromptStyle
+from r2rec_bench.task.prompt import PromptStyle
 from r2rec_bench.teacher.facts import CoVectors, ExampleGraph, ItemText, attribute_scores
 
 OPTIONS = 5

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from r2rec_bench import __version__
-from r2rec_bench.errors import UserError
+from r2rec_bench.errors import UserError, one_line
 from r2rec_bench.resources import resource_dir
 from r2rec_bench.trainer.recipe import Recipe
 
@@ -67,8 +67,6 @@ def write_model_card(recipe: Recipe, summary: dict, results: dict | None, repo_i
 def push_model(out: Path, repo_id: str, *, quiet: bool) -> str:
     """Upload the model, its card, metrics and evaluation (not the checkpoints) in one commit."""
     from huggingface_hub import HfApi
-
-    from r2rec_bench.llm.hf import one_line
 
     api = HfApi()
     try:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from r2rec_bench.errors import UserError
+from r2rec_bench.errors import UserError, one_line
+from r2rec_bench.trainer.data import load_training_data
 from r2rec_bench.trainer.recipe import Recipe
+from r2rec_bench.trainer.rewards import REWARDS
 from r2rec_bench.trainer.stage import METRICS, BuiltStage, load_model, lora_config, trainer_config
 
 REWARD_COLUMNS = ("candidate_titles", "target_index", "history_titles")
@@ -47,17 +49,15 @@ def build(recipe: Recipe, quiet: bool) -> BuiltStage:
     sft = _sft_output(recipe)  # before TRL is imported: a wrong path fails at once
     from trl import GRPOConfig, GRPOTrainer
 
-    from r2rec_bench.llm.hf import one_line
-    from r2rec_bench.trainer.data import load_training_data
-    from r2rec_bench.trainer.rewards import REWARDS
-
     config = trainer_config(
         GRPOConfig, recipe, quiet=quiet, forced={"reward_weights": list(recipe.rewards.values())}
     )
     data = load_training_data(recipe.dataset, str(recipe.path))
     missing = [c for c in ("prompt", *REWARD_COLUMNS) if c not in data.rows.column_names]
     if missing:
-        raise UserError(f"{data.root}: the `rl` rows have no `{missing[0]}` column; rebuild it")
+        raise UserError(
+            f"{data.dataset.root}: the `rl` rows have no `{missing[0]}` column; rebuild it"
+        )
     model, tokenizer, _ = load_model(recipe.model.from_sft, recipe)
     try:
         trainer = GRPOTrainer(

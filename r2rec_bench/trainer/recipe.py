@@ -20,6 +20,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
 from r2rec_bench.errors import UserError
+from r2rec_bench.trainer.rewards import REWARDS
 
 STAGES = ("sft", "grpo")
 CONFIG_OF_STAGE = {"sft": "sft", "grpo": "rl"}
@@ -274,7 +275,6 @@ def _check_evaluate(spec: EvaluateSpec, where: str) -> None:
 
 
 def _check_rewards(rewards, stage: str, where: str) -> dict[str, float]:
-    from r2rec_bench.trainer.rewards import REWARDS
 
     if stage != "grpo":
         if rewards:

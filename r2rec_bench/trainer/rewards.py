@@ -3,9 +3,10 @@
 Every reward has TRL's signature ``f(completions, **columns) -> list[float]``: ``completions``
 are the sampled outputs (chat messages for a conversational prompt, else strings) and the
 columns are the `rl` rows' (``candidate_titles``, ``target_index``, ``history_titles``, ...).
-An answer is read exactly as ``r2rec-bench evaluate`` reads it (:func:`parse_answer`) and
-scored with the functions its metrics come from, so a reward can never disagree with the
-number the checkpoint is later judged by.
+An answer is scored exactly as ``r2rec-bench evaluate`` scores it, by the benchmark's one
+scoring path (:func:`r2rec_bench.task.scoring.score_text`), and turned into a reward with the
+functions its metrics come from, so a reward can never disagree with the number the
+checkpoint is later judged by.
 
 - ``answer_hit``: HR@1 of the answer: 1 when the (first) answer is the target.
 - ``answer_validity``: ValidRatio: 1 when the answer resolves to candidates (one title, or a
@@ -24,15 +25,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from r2rec_bench.harness.metrics import hit_ratio, ndcg, rank_of_target
-from r2rec_bench.harness.parser import (
+from r2rec_bench.faithfulness import grounding_score
+from r2rec_bench.task.metrics import hit_ratio, ndcg
+from r2rec_bench.task.parser import (
     MISSING_ANSWER_OPEN_TAG,
     MULTIPLE_ANSWER_BLOCKS,
     NO_ANSWER_TAG,
     UNCLOSED_ANSWER_TAG,
-    parse_answer,
 )
-from r2rec_bench.harness.types import ParsedAnswer
+from r2rec_bench.task.scoring import Scored, score_text
 
 # Problems that mean the output did not hold exactly one well-formed answer block.
 _ANSWER_BLOCK_PROBLEMS = (
@@ -51,49 +52,39 @@ def completion_text(completion) -> str:
     return "".join(str(message.get("content") or "") for message in completion)
 
 
-def _parsed(completions, candidate_titles) -> list[tuple[str, ParsedAnswer]]:
-    pairs = zip(completions, candidate_titles, strict=True)
-    return [
-        (text, parse_answer(text, list(titles)))
-        for text, titles in ((completion_text(c), t) for c, t in pairs)
-    ]
-
-
-def _ranks(parsed: list[tuple[str, ParsedAnswer]], target_index) -> list[int]:
-    pairs = zip(parsed, target_index, strict=True)
-    return [rank_of_target(answer.ranking, int(target)) for (_, answer), target in pairs]
+def _scored(completions, candidate_titles, target_index) -> list[Scored]:
+    rows = zip(completions, candidate_titles, target_index, strict=True)
+    return [score_text(completion_text(c), list(titles), int(t)) for c, titles, t in rows]
 
 
 def answer_hit(completions, candidate_titles, target_index, **_) -> list[float]:
-    ranks = _ranks(_parsed(completions, candidate_titles), target_index)
+    ranks = [s.target_rank for s in _scored(completions, candidate_titles, target_index)]
     return hit_ratio(ranks, 1).tolist()
 
 
-def answer_validity(completions, candidate_titles, **_) -> list[float]:
-    return [float(answer.valid) for _, answer in _parsed(completions, candidate_titles)]
+def answer_validity(completions, candidate_titles, target_index, **_) -> list[float]:
+    return [float(s.valid) for s in _scored(completions, candidate_titles, target_index)]
 
 
 def rank_ndcg(completions, candidate_titles, target_index, **_) -> list[float]:
-    ranks = _ranks(_parsed(completions, candidate_titles), target_index)
+    ranks = [s.target_rank for s in _scored(completions, candidate_titles, target_index)]
     cutoff = max(len(titles) for titles in candidate_titles)
     return ndcg(ranks, cutoff).tolist()
 
 
-def answer_format(completions, candidate_titles, **_) -> list[float]:
+def answer_format(completions, candidate_titles, target_index, **_) -> list[float]:
     scores = []
-    for text, answer in _parsed(completions, candidate_titles):
-        thought = bool(answer.reasoning.strip()) and _CLOSED_THINK.search(text) is not None
+    for scored in _scored(completions, candidate_titles, target_index):
+        answer = scored.parsed
+        thought = bool(answer.reasoning.strip()) and _CLOSED_THINK.search(scored.output)
         one_answer = not any(
             problem.startswith(_ANSWER_BLOCK_PROBLEMS) for problem in answer.problems
         )
-        scores.append(0.5 * thought + 0.5 * one_answer)
+        scores.append(0.5 * bool(thought) + 0.5 * one_answer)
     return scores
 
 
 def grounding(completions, history_titles, candidate_titles, **_) -> list[float]:
-    # Imported here: the faithfulness suite is only needed when this reward is chosen.
-    from r2rec_bench.faithfulness import grounding_score
-
     scores = []
     for completion, history, candidates in zip(
         completions, history_titles, candidate_titles, strict=True

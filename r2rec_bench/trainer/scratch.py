@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from r2rec_bench.atomic import atomic_directory
+from r2rec_bench.errors import UserError
 from r2rec_bench.trainer.recipe import ScratchModel
 
 PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
@@ -91,8 +92,6 @@ def build_scratch_model(spec: ScratchModel, texts: Iterable[str], target: Path) 
     """
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
-
-    from r2rec_bench.errors import UserError
 
     tokenizer = train_tokenizer(texts, spec.vocab_size)
     if spec.model_vocab_size is not None and spec.model_vocab_size < len(tokenizer):

@@ -9,7 +9,10 @@ is trained (PEFT); it is merged into the weights when the stage ends.
 
 from __future__ import annotations
 
+from r2rec_bench.errors import UserError, one_line
+from r2rec_bench.trainer.data import catalog_titles, load_training_data
 from r2rec_bench.trainer.recipe import Recipe
+from r2rec_bench.trainer.scratch import build_scratch_model, corpus, describe_scratch
 from r2rec_bench.trainer.stage import BuiltStage, load_model, lora_config, trainer_config
 
 BASE_DIR = "base"  # under the output directory: a scratch model's tokenizer and initial weights
@@ -17,8 +20,6 @@ BASE_DIR = "base"  # under the output directory: a scratch model's tokenizer and
 
 def _starting_model(recipe: Recipe, data, quiet: bool):
     """(model, tokenizer, description): the recipe's base, or a model built from scratch."""
-    from r2rec_bench.trainer.data import catalog_titles
-    from r2rec_bench.trainer.scratch import build_scratch_model, corpus, describe_scratch
 
     spec = recipe.model.scratch
     if spec is None:
@@ -33,7 +34,7 @@ def _starting_model(recipe: Recipe, data, quiet: bool):
         rows = data.rows if spec.tokenizer_rows is None else data.rows.select(
             range(min(spec.tokenizer_rows, len(data.rows)))
         )  # fmt: skip
-        build_scratch_model(spec, corpus(rows, catalog_titles(data.root)), base)
+        build_scratch_model(spec, corpus(rows, catalog_titles(data.dataset)), base)
     model, tokenizer, _ = load_model(str(base), recipe)
     parameters = sum(p.numel() for p in model.parameters())
     return model, tokenizer, describe_scratch(spec, len(tokenizer), parameters)
@@ -42,14 +43,12 @@ def _starting_model(recipe: Recipe, data, quiet: bool):
 def build(recipe: Recipe, quiet: bool) -> BuiltStage:
     from trl import SFTConfig, SFTTrainer
 
-    from r2rec_bench.errors import UserError
-    from r2rec_bench.llm.hf import one_line
-    from r2rec_bench.trainer.data import load_training_data
-
     config = trainer_config(SFTConfig, recipe, quiet=quiet, forced={"assistant_only_loss": True})
     data = load_training_data(recipe.dataset, str(recipe.path))
     if "messages" not in data.rows.column_names:
-        raise UserError(f"{data.root}: the `sft` rows have no `messages` column; rebuild it")
+        raise UserError(
+            f"{data.dataset.root}: the `sft` rows have no `messages` column; rebuild it"
+        )
     model, tokenizer, started_from = _starting_model(recipe, data, quiet)
     try:
         trainer = SFTTrainer(

@@ -24,7 +24,12 @@ import shutil
 import typing
 from pathlib import Path
 
-from r2rec_bench.errors import UserError
+from r2rec_bench.errors import UserError, one_line
+from r2rec_bench.harness.backends import resolve_backend
+from r2rec_bench.harness.runner import run_evaluation
+from r2rec_bench.llm.loading import resolve_device, resolve_dtype, resolve_model_dir
+from r2rec_bench.task.dataset import check_repo_id
+from r2rec_bench.trainer.card import push_model, write_model_card
 from r2rec_bench.trainer.recipe import Recipe, suggestion
 
 RECIPE_COPY = "recipe.yaml"
@@ -56,8 +61,6 @@ def trainer_config(config_class, recipe: Recipe, *, quiet: bool, forced: dict):
     precision on a CPU, where half-precision autocast is slow) instead of TRL's bf16.
     """
     import torch
-
-    from r2rec_bench.llm.hf import one_line
 
     hints = typing.get_type_hints(config_class)
     known = {spec.name for spec in dataclasses.fields(config_class)}
@@ -102,8 +105,6 @@ def load_model(path: str, recipe: Recipe):
     """A causal LM and its tokenizer for training: safetensors only, no remote code unless
     the recipe asks, in the recipe's dtype. Placement is left to the trainer (accelerate)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from r2rec_bench.llm.hf import one_line, resolve_device, resolve_dtype, resolve_model_dir
 
     trust = recipe.model.trust_remote_code
     model_dir, revision = resolve_model_dir(path, trust_remote_code=trust)
@@ -273,8 +274,6 @@ def training_summary(trainer, result, *, stage: str, resumed_from: Path | None) 
 
 def evaluate_checkpoint(recipe: Recipe, quiet: bool) -> dict:
     """The harness's evaluation of the model just saved in the output directory."""
-    from r2rec_bench.harness.backends import resolve_backend
-    from r2rec_bench.harness.runner import run_evaluation
 
     spec = recipe.evaluate
     out = recipe.output_dir
@@ -325,12 +324,8 @@ def run_stage(recipe: Recipe, build, *, resume: bool, push_to_hub: str | None, q
     (also in training_metrics.json), or None on the processes of a multi-GPU run other than
     the main one."""
     if push_to_hub:
-        from r2rec_bench.hub.info import check_repo_id
-
         check_repo_id(push_to_hub)
     from accelerate import PartialState
-
-    from r2rec_bench.trainer.card import push_model, write_model_card
 
     out = recipe.output_dir
     state = PartialState()

@@ -11,15 +11,11 @@ import torch
 from r2rec_bench.errors import UserError
 from r2rec_bench.harness.backends import resolve_backend
 from r2rec_bench.harness.backends.hf import HFBackend
-from r2rec_bench.llm.hf import (
-    ANSWER_PREFIX,
-    ANSWER_SUFFIX,
-    BatchSizer,
-    encode,
-    generate_chat,
-    render_chat,
-    score_continuations,
-)
+from r2rec_bench.llm.batching import BatchSizer
+from r2rec_bench.llm.chat import encode, render_chat
+from r2rec_bench.llm.generation import generate_chat
+from r2rec_bench.llm.scoring import score_continuations
+from r2rec_bench.task.prompt import ANSWER_PREFIX, ANSWER_SUFFIX
 from tests.support.tiny_lm import make_requests, naive_logprob
 
 
@@ -188,9 +184,9 @@ def test_missing_model_is_a_one_line_error(spec):
 
 
 def test_bad_dtype_and_device_are_one_line_errors(tiny_lm):
-    with pytest.raises(UserError, match="--dtype"):
+    with pytest.raises(UserError, match="--model-args dtype=float8"):
         HFBackend(str(tiny_lm), dtype="float8")
-    with pytest.raises(UserError, match="--device"):
+    with pytest.raises(UserError, match="--model-args device=gpu0"):
         HFBackend(str(tiny_lm), device="gpu0")
 
 

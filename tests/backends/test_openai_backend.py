@@ -11,8 +11,8 @@ import pytest
 from r2rec_bench.errors import UserError
 from r2rec_bench.harness.backends import resolve_backend
 from r2rec_bench.harness.backends.openai import OpenAIBackend
-from r2rec_bench.harness.types import EvalRequest
 from r2rec_bench.llm.openai_client import EndpointError
+from r2rec_bench.task.records import EvalRequest
 from tests.support.openai_server import FakeOpenAIServer, chat_response
 from tests.support.tiny_lm import make_requests
 

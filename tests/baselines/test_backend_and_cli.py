@@ -11,22 +11,13 @@ import pytest
 from r2rec_bench.baselines import make_baseline_backend
 from r2rec_bench.baselines.commands import register
 from r2rec_bench.errors import UserError
-from r2rec_bench.harness.parser import parse_answer
-from r2rec_bench.harness.types import Backend, EvalRequest
+from r2rec_bench.task.parser import parse_answer
+from r2rec_bench.task.records import Backend
+from r2rec_bench.task.scoring import ranking_from_scores
 
 
 def _requests(split, count):
-    return [
-        EvalRequest(
-            user_id=split.users[i],
-            prompt=[],
-            history=split.histories[i],
-            history_titles=[],
-            candidates=split.candidates[i],
-            candidate_titles=split.candidate_titles[i],
-        )
-        for i in range(count)
-    ]
+    return [example.request for example in split.examples(range(count))]
 
 
 @pytest.fixture
@@ -68,11 +59,10 @@ def test_generate_answers_every_candidate_title_best_first(ml100k_build, test_sp
         assert generation.text.startswith("<think>\n</think>\n<answer>")
         parsed = parse_answer(generation.text, request.candidate_titles)
         assert parsed.valid and sorted(parsed.ranking) == list(range(20))
-        ordered = [scores[i] for i in parsed.ranking]
-        assert ordered == sorted(scores, reverse=True)
-        # Ties keep the prompt order.
-        for a, b in zip(parsed.ranking, parsed.ranking[1:], strict=False):
-            assert scores[a] > scores[b] or a < b
+        # Ties follow the benchmark's one rule, so generate and rank give one ranking.
+        assert list(parsed.ranking) == ranking_from_scores(
+            scores, request.user_id, request.candidates
+        )
 
 
 def test_backend_errors_are_one_line_user_errors(ml100k_build, tmp_path, cache):
@@ -80,7 +70,9 @@ def test_backend_errors_are_one_line_user_errors(ml100k_build, tmp_path, cache):
         make_baseline_backend("knn", dataset=ml100k_build)
     with pytest.raises(UserError, match="give a built dataset directory"):
         make_baseline_backend("pop")
-    with pytest.raises(UserError, match=r"MANIFEST\.json: no such file"):
+    with pytest.raises(
+        UserError, match=r"not a dataset built by r2rec-bench \(no MANIFEST\.json\)"
+    ):
         make_baseline_backend("pop", dataset=tmp_path)
 
 

@@ -16,7 +16,8 @@ from r2rec_bench.baselines.data import load_training_data
 from r2rec_bench.baselines.evaluation import evaluate
 from r2rec_bench.baselines.registry import BASELINES, baseline_class, make_baseline
 from r2rec_bench.errors import UserError
-from r2rec_bench.harness.metrics import hit_ratio, ranks_from_scores
+from r2rec_bench.task.metrics import hit_ratio
+from r2rec_bench.task.scoring import target_ranks
 from tests.baselines.sizes import SMALL
 
 LEARNED = [name for name in BASELINES if name != "random"]
@@ -50,7 +51,8 @@ def test_epoch_models_keep_their_best_validation_epoch(name, fitted):
 
 
 def test_random_is_at_chance_level(fitted, test_split):
-    ranks = ranks_from_scores(_scores(fitted["random"][0], test_split), test_split.target_index)
+    scores = _scores(fitted["random"][0], test_split)
+    ranks = target_ranks(scores, test_split.target_index, test_split.users, test_split.candidates)
     hits = int(hit_ratio(ranks, 1).sum())
     # With 20 candidates chance is 1/20: the hits must be a plausible Binomial(943, 0.05) draw.
     assert binomtest(hits, len(ranks), 0.05).pvalue > 0.001

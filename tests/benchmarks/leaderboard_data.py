@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from r2rec_bench.harness.metrics import summarize
-from r2rec_bench.harness.parser import FUZZY_THRESHOLD
 from r2rec_bench.hashing import sha256_file
+from r2rec_bench.task.metrics import summarize
+from r2rec_bench.task.parser import FUZZY_THRESHOLD
 
 CANDIDATES = 20
 HISTORY = 10

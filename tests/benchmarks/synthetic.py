@@ -16,8 +16,8 @@ import numpy as np
 
 from r2rec_bench.builders import BuilderSpec, SourceSpec
 from r2rec_bench.protocol import ProtocolParams
-from r2rec_bench.render.prompts import PromptStyle
 from r2rec_bench.sources.types import Catalog, Interactions, RawLog
+from r2rec_bench.task.prompt import PromptStyle
 
 START = 1_300_000_000  # 2011-03-13: a plausible first event, in epoch seconds
 SPAN = 5 * 365 * 24 * 3600  # five years of activity

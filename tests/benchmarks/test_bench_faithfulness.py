@@ -21,9 +21,9 @@ import pytest
 from r2rec_bench.faithfulness import sample_input, static_scorer
 from r2rec_bench.faithfulness.matcher import normalize
 from r2rec_bench.faithfulness.static import normalize_lines
-from r2rec_bench.harness.data import open_dataset
-from r2rec_bench.harness.parser import parse_answer
-from r2rec_bench.harness.types import EvalRequest
+from r2rec_bench.task.dataset import open_dataset
+from r2rec_bench.task.parser import parse_answer
+from r2rec_bench.task.records import EvalRequest
 
 NAIVE_SAMPLES = 1_000
 

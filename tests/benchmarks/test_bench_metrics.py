@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from r2rec_bench.harness.metrics import N_RESAMPLES, per_user_metrics, summarize
+from r2rec_bench.task.metrics import N_RESAMPLES, per_user_metrics, summarize
 
 N_USERS = 100_000
 NAIVE_RESAMPLES = 100  # the naive bootstrap's cost grows with users × resamples

@@ -17,13 +17,9 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from r2rec_bench.llm.hf import (
-    ANSWER_PREFIX,
-    ANSWER_SUFFIX,
-    encode,
-    render_chat,
-    score_continuations,
-)
+from r2rec_bench.llm.chat import encode, render_chat
+from r2rec_bench.llm.scoring import score_continuations
+from r2rec_bench.task.prompt import ANSWER_PREFIX, ANSWER_SUFFIX
 from tests.support.tiny_lm import make_llama, naive_logprob, train_tokenizer
 
 USERS = 16

@@ -9,8 +9,9 @@ import pytest
 
 from r2rec_bench.faithfulness.counterfactual import LOG, _cut
 from r2rec_bench.harness.backends import resolve_backend
-from r2rec_bench.harness.parser import parse_answer
-from r2rec_bench.harness.runner import SAMPLES, run_evaluation
+from r2rec_bench.harness.record import SAMPLES
+from r2rec_bench.harness.runner import run_evaluation
+from r2rec_bench.task.parser import parse_answer
 from tests.conftest import run_cli
 from tests.support.tiny_lm import save_tiny_lm
 

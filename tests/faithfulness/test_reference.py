@@ -15,10 +15,10 @@ from r2rec_bench.errors import UserError
 from r2rec_bench.faithfulness.evidence import load_evidence
 from r2rec_bench.faithfulness.reference import make_reference_backend
 from r2rec_bench.harness.backends import resolve_backend
-from r2rec_bench.harness.data import open_dataset
-from r2rec_bench.harness.parser import parse_answer, title_key
 from r2rec_bench.harness.runner import run_evaluation
-from r2rec_bench.harness.types import Backend, EvalRequest
+from r2rec_bench.task.dataset import open_dataset
+from r2rec_bench.task.parser import parse_answer, title_key
+from r2rec_bench.task.records import Backend, EvalRequest
 from tests.conftest import run_cli
 
 NAMES = ("oracle", "rationalizer", "hallucinator")
@@ -35,8 +35,7 @@ def requests(ml100k_build) -> list[EvalRequest]:
 
 @pytest.fixture(scope="module")
 def evidence(ml100k_build):
-    manifest = json.loads((ml100k_build / "MANIFEST.json").read_text())
-    return load_evidence(ml100k_build, manifest["fingerprint"])
+    return load_evidence(open_dataset(ml100k_build))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from r2rec_bench.harness.types import EvalRequest, Generation
+from r2rec_bench.task.records import EvalRequest, Generation
 
 
 def _choice(user_id: str, salt: str, count: int) -> int:

@@ -17,26 +17,24 @@ import pytest
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.faithfulness import aggregate
-from r2rec_bench.harness.data import open_dataset
-from r2rec_bench.harness.metrics import ranks_from_scores, summarize
-from r2rec_bench.harness.runner import (
-    compare_runs,
-    default_output_dir,
-    finalize,
-    merge_shards,
-    model_slug,
-    read_samples,
-    run_evaluation,
-)
-from r2rec_bench.harness.types import EvalRequest, Generation
+from r2rec_bench.harness.compare import compare_runs
+from r2rec_bench.harness.merge import merge_shards
+from r2rec_bench.harness.record import read_samples
+from r2rec_bench.harness.results import finalize
+from r2rec_bench.harness.runner import default_output_dir, model_slug, run_evaluation
 from r2rec_bench.hashing import sha256_text
+from r2rec_bench.task.dataset import open_dataset
+from r2rec_bench.task.metrics import summarize
+from r2rec_bench.task.records import EvalRequest, Generation
+from r2rec_bench.task.scoring import target_ranks
 from tests.conftest import REPO
 from tests.harness.conftest import eval_rows
 from tests.harness.support import HashBackend, OracleBackend
 
 SAMPLE_FIELDS = {
     "index", "user_id", "candidates", "target", "target_index", "output", "scores", "ranking",
-    "target_rank", "hit@1", "valid", "match", "problems", "prompt_sha256", "output_sha256",
+    "target_rank", "hit@1", "valid", "match", "strict_format", "problems", "prompt_sha256",
+    "output_sha256",
     "prompt_tokens", "completion_tokens", "seconds", "faithfulness",
 }  # fmt: skip
 RESULTS_FIELDS = {
@@ -123,24 +121,33 @@ def test_results_are_computed_from_the_log(ml100k_build, tmp_path):
     assert finalize(tmp_path)["metrics"]["hr@1"]["value"] == 1.0
 
 
-def test_rank_mode_records_scores_and_ties_count_against_the_target(ml100k_build, tmp_path):
+def test_rank_mode_records_scores_and_breaks_ties_blind_to_the_target(ml100k_build, tmp_path):
     class TiedScores(HashBackend):
         def rank(self, requests):
             return [[0.0] * len(r.candidates) for r in requests]
 
-    results = evaluate(TiedScores(), ml100k_build, tmp_path, mode="rank", limit=20)
+    results = evaluate(TiedScores(), ml100k_build, tmp_path, mode="rank")
     samples = lines_of(tmp_path / "samples.jsonl")
-    assert all(s["target_rank"] == 20 and s["scores"] == [0.0] * 20 for s in samples)
+    assert all(s["scores"] == [0.0] * 20 for s in samples)
     assert all(s["output"] is None and s["match"] == "scores" for s in samples)
-    assert results["metrics"]["hr@10"]["value"] == 0.0
-    assert results["metrics"]["mrr"]["value"] == pytest.approx(1 / 20)
+    ranks = target_ranks(
+        np.zeros((len(samples), 20)),
+        np.array([s["target_index"] for s in samples]),
+        [s["user_id"] for s in samples],
+        [s["candidates"] for s in samples],
+    )
+    assert [s["target_rank"] for s in samples] == ranks.tolist()
+    # A scorer that cannot tell candidates apart is at chance: HR@10 about a half.
+    assert 0.44 < results["metrics"]["hr@10"]["value"] < 0.56
 
 
-def test_rank_mode_ranking_agrees_with_ranks_from_scores(ml100k_build, tmp_path):
+def test_rank_mode_ranking_agrees_with_target_ranks(ml100k_build, tmp_path):
     evaluate(HashBackend(), ml100k_build, tmp_path, mode="rank", limit=50)
     for s in lines_of(tmp_path / "samples.jsonl"):
-        scores = np.array([s["scores"]])
-        assert s["target_rank"] == ranks_from_scores(scores, np.array([s["target_index"]]))[0]
+        scores, target = np.array([s["scores"]]), np.array([s["target_index"]])
+        assert (
+            s["target_rank"] == target_ranks(scores, target, [s["user_id"]], [s["candidates"]])[0]
+        )
         assert sorted(s["ranking"]) == list(range(20))
         ordered = [s["scores"][j] for j in s["ranking"]]
         assert ordered == sorted(ordered, reverse=True)
@@ -155,7 +162,7 @@ def test_a_nan_score_makes_the_answer_invalid(ml100k_build, tmp_path):
     assert results["metrics"]["valid_ratio"]["value"] == 0.0
     assert results["metrics"]["hr@10"]["value"] == 0.0
     sample = lines_of(tmp_path / "samples.jsonl")[0]
-    assert sample["scores"][0] is None and sample["problems"] == ["nan_score"]
+    assert sample["scores"][0] is None and sample["problems"] == ["not_finite_score"]
 
 
 def test_backends_see_requests_only(ml100k_build, tmp_path):
@@ -234,8 +241,11 @@ def test_output_directory_default_and_slug(ml100k_build, tmp_path, monkeypatch):
     assert model_slug(str(REPO / "tests")) == "tests"  # a local path: its last component
     assert model_slug("org/base", adapter="runs/lora-7") == "org--base+lora-7"
     run_evaluation(HashBackend(), ml100k_build, model_spec="org/m", limit=3, quiet=True)
-    assert (tmp_path / "results/ml-100k-iot/org--m/results.json").is_file()
-    assert default_output_dir("d", "org/m") == Path("results/d/org--m")
+    assert (tmp_path / "results/ml-100k-iot/org--m/test-generate-limit3/results.json").is_file()
+    assert default_output_dir("d", "org/m") == Path("results/d/org--m/test-generate")
+    assert default_output_dir("d", "m", split="validation", mode="rank") == Path(
+        "results/d/m/validation-rank"
+    )
 
 
 # --- resume ---------------------------------------------------------------------------------

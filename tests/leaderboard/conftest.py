@@ -73,7 +73,7 @@ def make_evil(folder: Path, dataset: Path) -> None:
     well-formed submission would carry it: the output's hash and faithfulness are
     recomputed, so the answer and every figure still verify."""
     from r2rec_bench.faithfulness import aggregate, rescore_static
-    from r2rec_bench.harness.data import open_dataset
+    from r2rec_bench.task.dataset import open_dataset
 
     samples = read_samples(folder)
     output = samples[0]["output"].replace("<think>\n", f"<think>\n{EVIL}\n", 1)

@@ -18,8 +18,8 @@ import numpy as np
 
 from r2rec_bench.graph import TrainGraph
 from r2rec_bench.protocol import ProtocolParams, run_protocol, training_targets
-from r2rec_bench.render.prompts import PromptStyle
 from r2rec_bench.sources import read_source
+from r2rec_bench.task.prompt import PromptStyle
 from r2rec_bench.teacher import build_traces, make_teacher
 from tests.support.hand_chains import hand_chains
 from tests.support.openai_server import chat_response

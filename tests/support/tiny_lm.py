@@ -17,8 +17,8 @@ import json
 import warnings
 from pathlib import Path
 
-from r2rec_bench.harness.types import EvalRequest
-from r2rec_bench.render.prompts import SYSTEM_PROMPT, PromptStyle, chat_prompt
+from r2rec_bench.task.prompt import SYSTEM_PROMPT, PromptStyle, chat_prompt
+from r2rec_bench.task.records import EvalRequest
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from r2rec_bench.errors import UserError
-from r2rec_bench.render.prompts import PromptStyle
+from r2rec_bench.task.prompt import PromptStyle
 from r2rec_bench.teacher import build_traces, make_teacher
 from r2rec_bench.teacher.facts import ItemText
 from tests.support.teacher_driver import dump

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from r2rec_bench.llm.openai_client import EndpointError
-from r2rec_bench.render.prompts import PromptStyle
+from r2rec_bench.task.prompt import PromptStyle
 from r2rec_bench.teacher import build_traces, make_teacher
 from r2rec_bench.teacher.plan import Planner
 from tests.support.openai_server import FakeOpenAIServer

@@ -13,7 +13,7 @@ import pytest
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.protocol import EvalSplit
-from r2rec_bench.render.prompts import PromptStyle
+from r2rec_bench.task.prompt import PromptStyle
 from r2rec_bench.teacher import build_traces, make_teacher
 from r2rec_bench.teacher.plan import Planner
 from r2rec_bench.teacher.prompting import step_messages

@@ -67,9 +67,9 @@ def test_registry_names_are_the_function_names():
 
 def test_answer_hit():
     texts = [GOOD, WRONG, RANKED_THIRD, NOT_A_CANDIDATE, NO_TAGS, NORMALIZED, TWO_ANSWERS]
-    # NO_TAGS: the last line is "I think Fargo (1996)", which names no candidate exactly.
-    # TWO_ANSWERS: the parser takes the last block, the model's final word.
-    assert answer_hit(texts, **_columns(len(texts))) == [1, 0, 0, 0, 0, 1, 1]
+    # NO_TAGS: without answer tags, an output naming exactly one candidate answers it, as
+    # `evaluate` reads it (the mention rule). TWO_ANSWERS: the last block, the final word.
+    assert answer_hit(texts, **_columns(len(texts))) == [1, 0, 0, 0, 1, 1, 1]
 
 
 def test_answer_hit_reads_chat_messages_and_plain_strings_alike():

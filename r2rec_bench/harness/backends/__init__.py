@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2rec_bench.errors import UserError
-from r2rec_bench.harness.types import Backend
+from r2rec_bench.task.records import Backend
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ _KINDS = {
 # Options the harness hands to every backend that can use them; the others are the user's
 # flags, and a flag that a backend cannot take is an error rather than silently ignored.
 CONTEXT_OPTIONS = frozenset({"seed", "dataset", "batch_size"})
+# Options with a flag of their own in `evaluate`; any other comes from --model-args.
+FLAG_OPTIONS = frozenset({"batch_size", "max_new_tokens", "adapter", "base_url", "rank_score"})
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
@@ -74,7 +76,7 @@ def _options_for(factory, options: dict, kind: str) -> dict:
         if takes_any or key in parameters:
             accepted[key] = value
         elif key not in CONTEXT_OPTIONS:
-            flag = "--" + key.replace("_", "-")
+            flag = f"--{key.replace('_', '-')}" if key in FLAG_OPTIONS else f"--model-args {key}"
             raise UserError(f"{flag} does not apply to `{kind}` models")
     return accepted
 

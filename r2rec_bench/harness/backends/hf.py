@@ -14,21 +14,18 @@ and their ids concatenated.
 from __future__ import annotations
 
 from r2rec_bench.errors import UserError
-from r2rec_bench.harness.types import EvalRequest, Generation
-from r2rec_bench.llm.hf import (
-    ANSWER_PREFIX,
-    ANSWER_SUFFIX,
-    AUTO_BATCH_CAP,
-    BatchSizer,
+from r2rec_bench.llm.batching import AUTO_BATCH_CAP, BatchSizer
+from r2rec_bench.llm.chat import encode, render_chat
+from r2rec_bench.llm.generation import generate_chat
+from r2rec_bench.llm.loading import (
     adapter_base,
-    encode,
-    generate_chat,
     load_causal_lm,
-    render_chat,
     resolve_adapter_dir,
     resolve_model_dir,
-    score_continuations,
 )
+from r2rec_bench.llm.scoring import score_continuations
+from r2rec_bench.task.prompt import ANSWER_PREFIX, ANSWER_SUFFIX
+from r2rec_bench.task.records import EvalRequest, Generation
 
 RANK_SCORES = ("sum", "mean")
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from r2rec_bench.errors import UserError
-from r2rec_bench.harness.types import EvalRequest, Generation
-from r2rec_bench.llm.hf import ANSWER_PREFIX, ANSWER_SUFFIX, plain_chat_text
+from r2rec_bench.llm.chat import plain_chat_text
 from r2rec_bench.llm.openai_client import EndpointError, OpenAICompatibleClient
+from r2rec_bench.task.prompt import ANSWER_PREFIX, ANSWER_SUFFIX
+from r2rec_bench.task.records import EvalRequest, Generation
 
 DEFAULT_CONCURRENCY = 8
 RANK_SCORES = ("sum", "mean")

@@ -5,7 +5,7 @@
     hit_ratio = evaluate.load(module_path("hit_ratio"))
     hit_ratio.compute(predictions=[[3, 1], [0]], references=[1, 2], k=2)  # {'hit_ratio': 0.5}
 
-Each module wraps the functions of :mod:`r2rec_bench.harness.metrics`, so its numbers are
+Each module wraps the functions of :mod:`r2rec_bench.task.metrics`, so its numbers are
 the harness's numbers. ``predictions`` are per-user rankings of candidate indices, best first
 (an empty list for an invalid answer); ``references`` are the targets' candidate indices.
 """

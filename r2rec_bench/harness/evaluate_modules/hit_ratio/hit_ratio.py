@@ -5,12 +5,12 @@ import evaluate
 import numpy as np
 
 from r2rec_bench.harness.evaluate_modules import ranking_metric_info
-from r2rec_bench.harness.metrics import hit_ratio, ranks_from_rankings
+from r2rec_bench.task.metrics import hit_ratio, ranks_from_rankings
 
 _DESCRIPTION = """
 HitRatio@k: the share of users whose target is among the first k predictions (a ranking
 that stops before the target, or an empty one, is a miss).
-The harness's own metric (r2rec_bench.harness.metrics.hit_ratio), so numbers from this
+The harness's own metric (r2rec_bench.task.metrics.hit_ratio), so numbers from this
 module and from `r2rec-bench evaluate` agree.
 """
 

@@ -5,11 +5,11 @@ import evaluate
 import numpy as np
 
 from r2rec_bench.harness.evaluate_modules import ranking_metric_info
-from r2rec_bench.harness.metrics import ranks_from_rankings, reciprocal_rank
+from r2rec_bench.task.metrics import ranks_from_rankings, reciprocal_rank
 
 _DESCRIPTION = """
 MRR: the mean over users of 1 / rank of the target, 0 when the target is not ranked.
-The harness's own metric (r2rec_bench.harness.metrics.reciprocal_rank), so numbers from this
+The harness's own metric (r2rec_bench.task.metrics.reciprocal_rank), so numbers from this
 module and from `r2rec-bench evaluate` agree.
 """
 

@@ -5,12 +5,12 @@ import evaluate
 import numpy as np
 
 from r2rec_bench.harness.evaluate_modules import ranking_metric_info
-from r2rec_bench.harness.metrics import ndcg, ranks_from_rankings
+from r2rec_bench.task.metrics import ndcg, ranks_from_rankings
 
 _DESCRIPTION = """
 NDCG@k: the mean over users of 1 / log2(rank + 1) when the target's rank is at most k,
 else 0 (one relevant item per user, so the ideal DCG is 1).
-The harness's own metric (r2rec_bench.harness.metrics.ndcg), so numbers from this
+The harness's own metric (r2rec_bench.task.metrics.ndcg), so numbers from this
 module and from `r2rec-bench evaluate` agree.
 """
 

@@ -18,9 +18,20 @@ case-insensitive and may carry spaces (``< /Answer >``).
 - an ``<answer>`` never closed: the text after the last one (``unclosed_answer_tag``);
 - a ``</answer>`` with no opening tag: the last non-empty line before it
   (``missing_answer_open_tag``);
-- no answer tag at all: the last non-empty line (``no_answer_tag``), tags removed.
+- no answer tag at all (``no_answer_tag``): the **mention rule** below decides.
 
 Text around the answer, including after ``</answer>``, is ignored.
+
+**Mention rule** (an output without any answer tag, as zero-shot models write; LLaRA's rule):
+the output, outside complete think blocks, is valid when it names exactly one candidate — its
+exact title, or the title with a trailing article moved to the front (``Sum of Us, The
+(1994)`` or ``The Sum of Us (1994)``), case-insensitively, not inside a longer word. Naming no
+candidate is ``no_match``; naming two or more is ``ambiguous`` (invalid). The match kind is
+``mention``. Where answer tags exist, their content alone decides.
+
+**Strict format.** ``ParsedAnswer.strict_format`` says whether the output is exactly the
+response format (one think block, then one answer block, nothing else but white space), so
+that a strict reading of any run is at hand beside ValidRatio.
 
 **Lines.** The answer's non-empty lines, stripped. One line is a single answer; several are a
 ranked answer, best first, each optionally led by a list marker (``1.``, ``1)``, ``(1)``,
@@ -50,7 +61,8 @@ that finds two or more candidates makes the line ambiguous (invalid):
    candidates above it make the line ambiguous.
 
 ``ParsedAnswer.match`` is the weakest rule any line needed (``exact`` > ``normalized`` >
-``fuzzy``), or ``none`` for an invalid answer; ``problems`` lists codes with details.
+``fuzzy``), ``mention`` for the mention rule, or ``none`` for an invalid answer;
+``problems`` lists codes with details.
 """
 
 from __future__ import annotations
@@ -59,9 +71,7 @@ import difflib
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass
-
-from r2rec_bench.harness.types import ParsedAnswer
+from dataclasses import dataclass, field
 
 FUZZY_THRESHOLD = 0.85  # a typo or two in a typical title; far below that, titles differ
 
@@ -94,6 +104,33 @@ _YEAR = re.compile(r"(.*?)\s*\((\d{4})\)")
 _ARTICLES = "the|a|an|la|le|les|l'?|il|el|lo|los|las|gli|un|une|das|der|die|den|det"
 _TRAILING_ARTICLE = re.compile(rf"(.*?),\s*({_ARTICLES})")
 _RANK = {"exact": 0, "normalized": 1, "fuzzy": 2}
+_STRICT = re.compile(
+    r"\s*<think>(?:(?!</?(?:think|answer)>).)*</think>\s*"
+    r"<answer>(?:(?!</?(?:think|answer)>).)*</answer>\s*",
+    re.DOTALL,
+)
+_TRAILING_ARTICLE_TITLE = re.compile(rf"(.*?),\s*({_ARTICLES})(\s*\(\d{{4}}\))?", re.IGNORECASE)
+UNTAGGED_RULE = (
+    "without answer tags, valid when the output outside think blocks names exactly one "
+    "candidate (exact title or article moved to the front, case-insensitive)"
+)
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """What the parser made of an output: a ranking of candidate positions, or invalid.
+
+    ``ranking`` lists candidate indices best first (one for a single answer); ``valid`` is
+    False when the answer resolves to no candidate, to a non-candidate, or is ambiguous.
+    """
+
+    ranking: tuple[int, ...]
+    valid: bool
+    reasoning: str = ""
+    answer_text: str = ""
+    match: str = "none"  # how the answer matched: exact, normalized, mention, fuzzy or none
+    problems: tuple[str, ...] = field(default_factory=tuple)
+    strict_format: bool = False  # exactly one think block then one answer block
 
 
 def title_key(text: str) -> tuple[str, str | None]:
@@ -215,8 +252,9 @@ def _pair(pattern: re.Pattern, text: str):
     return blocks, strays, last_open
 
 
-def _split(text: str) -> tuple[str, str, list[str]]:
-    """(reasoning, answer text, problems) from a raw output."""
+def _split(text: str) -> tuple[str, str | None, list[str]]:
+    """(reasoning, answer text, problems) from a raw output; the answer text is None when
+    there is no answer tag at all (the mention rule then reads the ``outside`` text)."""
     think_blocks, _, _ = _pair(_THINK_TAG, text)
     reasoning = [
         _ANY_TAG.sub("\n", text[opening.end() : closing.start()]).strip()
@@ -248,15 +286,53 @@ def _split(text: str) -> tuple[str, str, list[str]]:
         if strays:
             problems.append(MISSING_ANSWER_OPEN_TAG)
             answer_start = strays[0].start()
+            answer = _last_nonempty_line(_ANY_TAG.sub("\n", outside[:answer_start]))
         else:
             problems.append(NO_ANSWER_TAG)
             answer_start = len(outside)
-        answer = _last_nonempty_line(_ANY_TAG.sub("\n", outside[:answer_start]))
+            answer = None
     # What is left of the think tags now is an opening one that was never closed.
     unclosed_think = _THINK_TAG.search(outside, 0, answer_start)
     if unclosed_think:
         reasoning.append(outside[unclosed_think.end() : answer_start].strip())
+    if answer is None:  # the mention rule reads what is neither tag nor reasoning
+        end = unclosed_think.start() if unclosed_think else len(outside)
+        answer = _ANY_TAG.sub("\n", outside[:end])
     return "\n".join(part for part in reasoning if part), answer.strip(), problems
+
+
+def _display_forms(title: str) -> tuple[str, ...]:
+    """A title as catalogs write it and with its trailing article in front, casefolded."""
+    found = _TRAILING_ARTICLE_TITLE.fullmatch(title)
+    forms = [title]
+    if found:
+        rest, article, year = found.groups()
+        forms.append(f"{article} {rest}{year or ''}")
+    return tuple(form.casefold() for form in forms)
+
+
+def _names(text: str, form: str) -> bool:
+    """Does ``text`` (casefolded) contain ``form`` not inside a longer word? Linear: each
+    occurrence is looked at once."""
+    start = text.find(form)
+    while start >= 0:
+        end = start + len(form)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or after.isalnum()):
+            return True
+        start = text.find(form, start + 1)
+    return False
+
+
+def _mentioned(text: str, titles: tuple[str, ...]) -> list[int]:
+    """Positions of the candidates that ``text`` names (the mention rule)."""
+    folded = text.casefold()
+    return [
+        position
+        for position, title in enumerate(titles)
+        if title and any(_names(folded, form) for form in _display_forms(title))
+    ]
 
 
 def parse_answer(text: str, candidate_titles: list[str], *, fuzzy: bool = False) -> ParsedAnswer:
@@ -264,6 +340,17 @@ def parse_answer(text: str, candidate_titles: list[str], *, fuzzy: bool = False)
     if not isinstance(text, str):
         return ParsedAnswer(ranking=(), valid=False, problems=(NOT_TEXT,))
     reasoning, answer, problems = _split(text)
+    strict = _STRICT.fullmatch(text) is not None
+    if NO_ANSWER_TAG in problems:
+        named = _mentioned(answer, tuple(candidate_titles))
+        if len(named) == 1:
+            return ParsedAnswer((named[0],), True, reasoning, candidate_titles[named[0]],
+                                "mention", tuple(problems), strict)  # fmt: skip
+        if named:
+            problems.append(f"{AMBIGUOUS}:names candidates {named}")
+        else:
+            problems.append(f"{NO_MATCH}:names no candidate" if answer else EMPTY_ANSWER)
+        return ParsedAnswer((), False, reasoning, "", "none", tuple(problems), strict)
     lines = [line.strip() for line in answer.splitlines() if line.strip()]
     if not lines:
         problems.append(EMPTY_ANSWER)
@@ -293,4 +380,5 @@ def parse_answer(text: str, candidate_titles: list[str], *, fuzzy: bool = False)
         answer_text=answer,
         match=weakest if valid else "none",
         problems=tuple(problems),
+        strict_format=strict,
     )

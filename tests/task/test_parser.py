@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from r2rec_bench.harness.parser import FUZZY_THRESHOLD, parse_answer, title_key
+from r2rec_bench.task.parser import FUZZY_THRESHOLD, parse_answer, title_key
 
 MOVIES = [
     "Aristocats, The (1970)",
@@ -281,7 +281,8 @@ def test_never_raises_and_is_consistent(text, candidates, fuzzy):
     if parsed.valid:
         assert parsed.ranking and len(set(parsed.ranking)) == len(parsed.ranking)
         assert all(0 <= i < len(candidates) for i in parsed.ranking)
-        assert parsed.match in ("exact", "normalized", "fuzzy")
+        assert parsed.match in ("exact", "normalized", "fuzzy", "mention")
+        assert parsed.match != "mention" or len(parsed.ranking) == 1
     else:
         assert parsed.ranking == () and parsed.match == "none"
 
@@ -313,3 +314,77 @@ def test_surrounding_noise_does_not_change_the_answer(data, candidates, before, 
     noisy = parse_answer(f"{before}<think>{thought}</think>{answer}{after}", candidates)
     assert noisy.ranking == clean.ranking == tuple(order)
     assert noisy.reasoning == thought.strip()
+
+
+# -- answers without tags: the mention rule (LLaRA's "exactly one candidate title") -----------
+
+ZERO_SHOT = ["Sum of Us, The (1994)", "Heat (1995)", "Casino (1995)", "Alien (1979)"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("After weighing the history I recommend Sum of Us, The (1994).", 0),
+        ("I would pick The Sum of Us (1994)!", 0),
+        ("the user will probably enjoy HEAT (1995) next", 1),
+        ('Answer: "Casino (1995)"', 2),
+        ("<think>Heat (1995) or Casino (1995)?</think>\nAlien (1979)", 3),
+    ],
+)
+def test_an_untagged_answer_naming_one_candidate_is_valid(text, expected):
+    parsed = parse_answer(text, ZERO_SHOT)
+    assert parsed.valid and parsed.ranking == (expected,) and parsed.match == "mention"
+    assert not parsed.strict_format
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Heat (1995) or Casino (1995), hard to say.",
+        "1. Heat (1995)\n2. Alien (1979)",
+        "Preheat (1995) is not a candidate",  # inside a longer word: not a mention
+        "Heat",  # the title without its year is not named
+        "<think>I like Heat (1995)",  # an unclosed reasoning holds no answer
+    ],
+)
+def test_an_untagged_answer_naming_none_or_several_is_invalid(text):
+    parsed = parse_answer(text, ZERO_SHOT)
+    assert not parsed.valid and parsed.ranking == () and parsed.match == "none"
+
+
+def test_answer_tags_win_over_mentions():
+    text = "I considered Heat (1995) and Alien (1979).\n<answer>Casino (1995)</answer>"
+    parsed = parse_answer(text, ZERO_SHOT)
+    assert parsed.valid and parsed.ranking == (2,) and parsed.match == "exact"
+    # Tags that hold no candidate make the answer invalid, whatever the text names.
+    parsed = parse_answer("Heat (1995) it is.\n<answer>Jaws (1975)</answer>", ZERO_SHOT)
+    assert not parsed.valid
+
+
+def test_strict_format_is_one_think_block_then_one_answer_block():
+    assert parse_answer("<think>\nThought 1: x\n</think>\n<answer>Heat (1995)</answer>\n",
+                        ZERO_SHOT).strict_format  # fmt: skip
+    for loose in (
+        "<answer>Heat (1995)</answer>",
+        "<think>x</think><answer>Heat (1995)</answer> and more",
+        "<think>x</think><answer>Heat (1995)</answer><answer>Alien (1979)</answer>",
+        "<THINK>x</THINK><answer>Heat (1995)</answer>",
+        "Heat (1995)",
+    ):
+        assert not parse_answer(loose, ZERO_SHOT).strict_format, loose
+
+
+@PROPERTY
+@given(
+    data=st.data(),
+    candidates=titles,
+    before=st.text(alphabet=" .,;:!?\n", max_size=20),
+    after=st.text(alphabet=" .,;:!?\n", max_size=20),
+)
+def test_one_title_in_untagged_text_parses_to_it(data, candidates, before, after):
+    target = data.draw(st.integers(0, len(candidates) - 1))
+    text = f"{before} {candidates[target]}{after}"
+    others = [t.casefold() for i, t in enumerate(candidates) if i != target]
+    assume(not any(other in text.casefold() for other in others))
+    parsed = parse_answer(text, candidates)
+    assert parsed.valid and parsed.ranking == (target,) and parsed.match == "mention"

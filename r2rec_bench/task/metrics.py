@@ -10,17 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def ranks_from_scores(scores: np.ndarray, target_index: np.ndarray) -> np.ndarray:
-    """1-based rank of the target among each row's candidates, higher score first.
-
-    Ties are broken pessimistically (a tied candidate counts as ranked above the target), so
-    a constant scorer cannot look better than chance.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    target_scores = scores[np.arange(len(scores)), target_index][:, None]
-    return ((scores > target_scores) | (scores == target_scores)).sum(axis=1).astype(np.int64)
-
-
 def hit_ratio(ranks: np.ndarray, k: int) -> np.ndarray:
     """Per-user hit at k (1.0 or 0.0)."""
     ranks = np.asarray(ranks)

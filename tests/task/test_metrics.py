@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from r2rec_bench.harness.metrics import (
+from r2rec_bench.task.metrics import (
     metric_names,
     paired_compare,
     per_user_metrics,
     rank_of_target,
     ranks_from_rankings,
-    ranks_from_scores,
     summarize,
 )
 
@@ -48,9 +47,6 @@ def test_rank_helpers():
     assert rank_of_target([4, 2, 7], 5) == 0
     assert rank_of_target([], 0) == 0
     assert ranks_from_rankings([[1, 0], [3], []], [0, 3, 1]).tolist() == [2, 1, 0]
-    # Ties count against the target: a constant scorer ranks every target last.
-    scores = np.array([[0.5, 0.9, 0.1], [1.0, 1.0, 1.0], [0.2, 0.2, 0.3]])
-    assert ranks_from_scores(scores, np.array([0, 1, 0])).tolist() == [2, 3, 3]
 
 
 def _naive_per_user(rank: int, valid: bool) -> dict[str, float]:

@@ -1,0 +1,62 @@
+"""A baseline has one number wherever it is printed (the contract's one tie rule), and the
+common sequences of `evaluate` runs just work with default output folders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+FAST = ("random", "pop", "itemknn")
+
+
+@pytest.fixture(scope="module")
+def trained(ml100k_build, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    result = run_cli(
+        "baselines", "train", "--dataset", str(ml100k_build), "--only", *FAST, "--json",
+        cwd=cache,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return {row["name"]: row["test"]["metrics"] for row in json.loads(result.stdout)["baselines"]}
+
+
+@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("mode", ["generate", "rank"])
+def test_baselines_train_and_evaluate_print_the_same_metrics(
+    trained, ml100k_build, tmp_path, name, mode
+):
+    result = run_cli(
+        "evaluate", "--model", f"baseline:{name}", "--dataset", str(ml100k_build),
+        "--mode", mode, "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    evaluated = json.loads(result.stdout)["metrics"]
+    for metric, entry in trained[name].items():  # HR@k, NDCG@k, MRR with their intervals
+        assert evaluated[metric] == entry, (name, mode, metric)
+
+
+def test_generate_then_rank_then_a_limited_run_in_default_folders(ml100k_build, tmp_path):
+    for extra in ([], ["--mode", "rank"], ["--limit", "20"]):
+        result = run_cli(
+            "evaluate", "--model", "baseline:pop", "--dataset", str(ml100k_build), "--quiet",
+            *extra, cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 0, (extra, result.stderr)
+    runs = sorted(p.name for p in (tmp_path / "results/ml-100k-iot/baseline--pop").iterdir())
+    assert runs == ["test-generate", "test-generate-limit20", "test-rank"]
+
+
+def test_a_folder_holding_another_run_is_refused_before_the_model_loads(ml100k_build, tmp_path):
+    out = tmp_path / "run"
+    first = run_cli("evaluate", "--model", "baseline:pop", "--dataset", str(ml100k_build),
+                    "--limit", "5", "--output-dir", str(out), "--quiet")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    # An hf model that does not exist: were it loaded first, the error would be about it.
+    second = run_cli("evaluate", "--model", "org/no-such-model", "--dataset", str(ml100k_build),
+                     "--limit", "5", "--output-dir", str(out), "--quiet")  # fmt: skip
+    assert second.returncode == 2
+    assert "holds a different run" in second.stderr and "no-such-model" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
