@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -61,8 +62,14 @@ class IoTInputs:
 
 
 def iot_inputs(spec: BuilderSpec, output: ProtocolOutput) -> IoTInputs:
+    examples = training_targets(output, spec.iot.targets_per_user)
+    limit = spec.iot.max_examples
+    if limit is not None and limit < len(examples):
+        # A seeded sample, kept in (user, time) order: the same examples for every teacher.
+        rng = np.random.default_rng(np.random.SeedSequence([spec.protocol.seed, 5]))
+        examples = examples.take(np.sort(rng.choice(len(examples), limit, replace=False)))
     return IoTInputs(
-        examples=training_targets(output, spec.iot.targets_per_user),
+        examples=examples,
         graph=TrainGraph.from_train(output.train, len(output.user_id), len(output.catalog)),
     )
 
@@ -78,8 +85,11 @@ def make_traces(
     concurrency: int,
     quiet: bool,
     bar,
-) -> list[Trace]:
-    """Chains in the training graph, then teacher traces, for the example ``rows``."""
+    teacher_args: dict | None = None,
+) -> tuple[list[Trace], list[Trace] | None, float]:
+    """Chains in the training graph, then teacher traces, for the example ``rows``: (traces,
+    the template teacher's traces on the same chains when the teacher is another one, for the
+    card's comparison, and the teacher's wall seconds)."""
 
     iot = spec.iot
     examples = inputs.examples.take(rows)
@@ -91,15 +101,26 @@ def make_traces(
     )  # fmt: skip
     bar.update(1)
     bar.set_postfix_str(f"traces by {teacher}")
-    llm = make_teacher(teacher, base_url=base_url, concurrency=concurrency)
+    began = time.perf_counter()
+    llm = make_teacher(teacher, base_url=base_url, concurrency=concurrency, **(teacher_args or {}))
     try:
         traces = build_traces(
             llm, output, inputs.graph, examples, chains, spec.prompt, progress=not quiet
         )
     finally:
         llm.close()
+    seconds = time.perf_counter() - began
+    template = None
+    if teacher != "template":
+        template = build_traces(
+            make_teacher("template"), output, inputs.graph, examples, chains, spec.prompt
+        )
     bar.update(1)
-    return [replace(trace, example=int(rows[trace.example])) for trace in traces]
+
+    def renumber(found: list[Trace]) -> list[Trace]:
+        return [replace(trace, example=int(rows[trace.example])) for trace in found]
+
+    return renumber(traces), renumber(template) if template else None, seconds
 
 
 def iot_configs(
@@ -108,8 +129,12 @@ def iot_configs(
     inputs: IoTInputs,
     traces: list[Trace],
     teacher: str,
+    template: list[Trace] | None = None,
+    seconds: float | None = None,
 ) -> tuple[list[ExtraConfig], dict]:
-    """The `sft` and `rl` configs and their card statistics, from every example's trace."""
+    """The `sft` and `rl` configs and their card statistics, from every example's trace;
+    ``template`` (the template teacher's traces on the same examples) and ``seconds`` (the
+    teacher's wall time) are reported for a language-model teacher."""
     from collections import Counter
 
     iot, examples = spec.iot, inputs.examples
@@ -151,6 +176,10 @@ def iot_configs(
         "rl_rows": len(examples),
         "prompt_tokens": int(sum(t.prompt_tokens for t in traces)),
         "completion_tokens": int(sum(t.completion_tokens for t in traces)),
+        "max_examples": iot.max_examples,
+        "verified_steps": _verified_steps(traces),
+        **({"teacher_seconds": round(seconds, 1)} if teacher != "template" and seconds else {}),
+        **({"template_comparison": _verified_steps(template)} if template else {}),
         "graph": inputs.graph.statistics(),
     }
     if example_trace is not None:
@@ -167,6 +196,18 @@ def iot_configs(
             "assistant": assistant_text(example_trace, titles[examples.target[row]]),
         }
     return extra, summary
+
+
+def _verified_steps(traces: list[Trace]) -> dict:
+    """How many masked steps the teacher predicted right, and the traces' mean quality."""
+    steps = [thought for trace in traces for thought in trace.thoughts]
+    verified = sum(thought.verified for thought in steps)
+    return {
+        "verified": verified,
+        "steps": len(steps),
+        "share": verified / len(steps) if steps else 0.0,
+        "mean_quality": float(np.mean([t.quality for t in traces])) if traces else 0.0,
+    }
 
 
 def _shard_header(spec: BuilderSpec, inputs: IoTInputs, teacher: str) -> dict:
@@ -196,11 +237,15 @@ def build(
     shard: tuple[int, int] | None = None,
     merge_shards: int | None = None,
     quiet: bool = False,
+    teacher_args: dict | None = None,
+    max_examples: int | None = None,
 ) -> tuple[Path, dict]:
     """Build ``builder`` into ``out`` (default ``out/<name>``); returns (path, manifest).
 
     ``teacher`` overrides the builder's teacher (``template``, ``hf:<model>``,
-    ``openai:<model>`` with ``base_url``). With ``shard=(i, n)`` only the traces of shard i
+    ``openai:<model>`` with ``base_url``; ``teacher_args`` such as ``max_tokens``,
+    ``batch_size``, ``dtype`` go to the teacher). ``max_examples`` overrides the builder's
+    seeded sample of examples that get traces. With ``shard=(i, n)`` only the traces of shard i
     are built and stored beside ``out`` (returns that file and its header); with
     ``merge_shards=n`` the n stored shards are merged into the dataset.
     """
@@ -209,6 +254,8 @@ def build(
     spec = load_builder(builder)
     if seed is not None:
         spec = replace(spec, protocol=replace(spec.protocol, seed=seed))
+    if max_examples is not None:
+        spec = replace(spec, iot=replace(spec.iot, max_examples=max_examples))
     out = Path(out) if out else Path("out") / spec.name
     source_dir = resolve_raw_dir(spec, raw_dir, quiet)
     bar = tqdm(total=BUILD_STEPS + IOT_STEPS, desc=f"build {spec.name}", unit="step", disable=quiet)
@@ -232,19 +279,20 @@ def build(
                     f"rebuild them with the same --shard count"
                 )
             bar.update(2)
+            template, seconds = None, None
         else:
             rows = np.arange(len(inputs.examples))
             if shard is not None:
                 rows = rows[inputs.examples.user % shard[1] == shard[0]]
-            traces = make_traces(
+            traces, template, seconds = make_traces(
                 spec, output, inputs, rows, teacher=teacher, base_url=base_url,
-                concurrency=concurrency, quiet=quiet, bar=bar,
+                concurrency=concurrency, quiet=quiet, bar=bar, teacher_args=teacher_args,
             )  # fmt: skip
             if shard is not None:
                 path = shard_path(out, *shard)
                 write_shard(path, {**header, "shard": list(shard)}, traces)
                 return path, {**header, "shard": list(shard), "traces": len(traces)}
-        extra, iot = iot_configs(spec, output, inputs, traces, teacher)
+        extra, iot = iot_configs(spec, output, inputs, traces, teacher, template, seconds)
         meta = {"format": log.source, "files": log.files, "notes": log.notes}
         with atomic_directory(out) as staging:
             manifest = write_dataset(staging, spec, output, meta, bar, extra, iot)

@@ -43,6 +43,9 @@ class IoTSpec:
     teacher: str = "template"  # or hf:<model>, openai:<model> (with a base URL)
     min_quality: float = 0.5  # traces with a lower share of verified steps stay out of `sft`
     sft_validation_share: float = 0.05  # share of users whose examples form sft/validation
+    # A seeded sample of at most this many examples gets traces (and forms `sft` and `rl`):
+    # for a costly LLM teacher; None keeps every example.
+    max_examples: int | None = None
 
     def __post_init__(self) -> None:
         if self.targets_per_user < 1 or self.chains_per_example < 1:
@@ -51,6 +54,8 @@ class IoTSpec:
             raise UserError("[iot] min_quality must lie between 0 and 1")
         if not 0.0 <= self.sft_validation_share < 1.0:
             raise UserError("[iot] sft_validation_share must lie in [0, 1)")
+        if self.max_examples is not None and self.max_examples < 1:
+            raise UserError("[iot] max_examples must be at least 1 (leave it out for all)")
 
 
 @dataclass(frozen=True)

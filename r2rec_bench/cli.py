@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from r2rec_bench import __version__
-from r2rec_bench.console import print_json
+from r2rec_bench.console import parse_key_values, print_json
 from r2rec_bench.errors import UserError
 
 
@@ -27,6 +27,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         teacher=args.teacher,
         base_url=args.base_url,
         concurrency=args.concurrency,
+        teacher_args=parse_key_values(args.teacher_args, "--teacher-args"),
+        max_examples=args.max_examples,
         shard=parse_shard(args.shard) if args.shard else None,
         merge_shards=args.merge_shards,
         quiet=args.quiet,
@@ -124,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, help="override the builder's sampling seed")
     build.add_argument("--teacher", help="template (default), hf:<model> or openai:<model>")
     build.add_argument("--base-url", help="API root of the openai teacher's server")
+    build.add_argument(
+        "--teacher-args",
+        metavar="K=V,...",
+        help="LLM teacher settings: max_tokens (default 512), batch_size (hf, default 8), "
+        "dtype (hf: auto, float32, bfloat16)",
+    )
+    build.add_argument(
+        "--max-examples",
+        type=int,
+        metavar="N",
+        help="traces for a seeded sample of N training examples only (sft and rl hold those)",
+    )
     build.add_argument("--concurrency", type=int, default=8,
                        help="requests in flight for an openai teacher (default 8)")  # fmt: skip
     shards = build.add_mutually_exclusive_group()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from r2rec_bench.console import print_json
+from r2rec_bench.console import parse_key_values, print_json
 from r2rec_bench.errors import UserError
 
 
@@ -34,31 +34,6 @@ def parse_batch_size(text: str | None) -> int | str | None:
     if not text.isdigit() or int(text) < 1:
         raise UserError(f"--batch-size {text}: use a positive integer or `auto`")
     return int(text)
-
-
-def parse_model_args(text: str | None) -> dict:
-    """``k=v,k2=v2`` as a dict: integers, true/false and none become numbers, booleans and
-    None; anything else stays a string. ``UserError`` for a malformed pair."""
-    if not text:
-        return {}
-    values: dict = {}
-    for pair in text.split(","):
-        key, equals, value = pair.partition("=")
-        key = key.strip()
-        if not equals or not key.isidentifier():
-            raise UserError(f"--model-args {text}: use key=value pairs separated by commas")
-        value = value.strip()
-        lowered = value.lower()
-        if lowered in ("true", "false"):
-            values[key] = lowered == "true"
-        elif lowered == "none":
-            values[key] = None
-        else:
-            try:
-                values[key] = int(value)
-            except ValueError:
-                values[key] = value
-    return values
 
 
 def _summary(results: dict, out: Path) -> str:
@@ -107,7 +82,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.dataset)
     dataset.split(args.split)  # a dataset without this split fails before the model loads
     options = {
-        **parse_model_args(args.model_args),
+        **parse_key_values(args.model_args, "--model-args"),
         "batch_size": batch_size,
         "max_new_tokens": args.max_new_tokens,
         "adapter": args.adapter,

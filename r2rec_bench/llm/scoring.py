@@ -116,8 +116,12 @@ def _score_batch(
                 scored[row, cursor:end] = True
                 spans.append((row, cursor, end))
                 cursor = end
-        chosen = logits.gather(1, predictor.to(device)[..., None].expand(-1, -1, logits.shape[-1]))
-        token_logprobs = _gather_logprobs(chosen, predicted.to(device)).cpu()
+        # log p(token) = its logit - logsumexp of its position's logits, read by index: no
+        # copy of the (rows x positions x vocabulary) logits is ever made.
+        rows = torch.arange(len(users), device=device)[:, None]
+        predictor, predicted = predictor.to(device), predicted.to(device)
+        normaliser = _logsumexp(logits).gather(1, predictor)
+        token_logprobs = (logits[rows, predictor, predicted].float() - normaliser).cpu()
     token_logprobs = token_logprobs.masked_fill(~scored, 0.0)
     scores: list[list[ContinuationScore]] = [[] for _ in users]
     for row, start, end in spans:
@@ -126,15 +130,13 @@ def _score_batch(
     return scores
 
 
-def _gather_logprobs(logits, targets, rows_per_chunk: int = 16):
-    """log softmax(logits)[target] per position, in float32, a few rows at a time: a full
-    float32 copy of (rows x positions x vocabulary) logits can exceed the model's own size.
-    (``log_softmax`` is one fused kernel; ``logsumexp`` takes several passes and is slower.)"""
+def _logsumexp(logits, positions_per_chunk: int = 64):
+    """logsumexp over the vocabulary at every (row, position), in float32, a few positions at
+    a time: a float32 copy of all the logits can exceed the model's own size."""
     import torch
 
-    out = torch.empty(targets.shape, dtype=torch.float32, device=logits.device)
-    for start in range(0, logits.shape[0], rows_per_chunk):
-        chunk = torch.log_softmax(logits[start : start + rows_per_chunk].float(), dim=-1)
-        index = targets[start : start + rows_per_chunk, :, None]
-        out[start : start + rows_per_chunk] = chunk.gather(-1, index).squeeze(-1)
+    out = torch.empty(logits.shape[:2], dtype=torch.float32, device=logits.device)
+    for start in range(0, logits.shape[1], positions_per_chunk):
+        chunk = logits[:, start : start + positions_per_chunk].float()
+        out[:, start : start + positions_per_chunk] = torch.logsumexp(chunk, dim=-1)
     return out

@@ -51,13 +51,15 @@ def make_teacher(
     concurrency: int = 8,
     max_tokens: int = 512,
     batch_size: int = 8,
+    dtype: str = "auto",
     **client_options: Any,
 ) -> Teacher:
     """The teacher named by ``spec``.
 
     Language-model teachers cache answers under ``cache_dir/<spec slug>/`` (default
     ``$R2REC_BENCH_CACHE/teacher``); ``max_tokens`` bounds each answer; ``concurrency`` is
-    the number of requests in flight (openai), ``batch_size`` the generation batch (hf);
+    the number of requests in flight (openai), ``batch_size`` the generation batch and
+    ``dtype`` the weights' type (hf);
     ``client_options`` (``timeout``, ``max_retries``, ``backoff``, ``api_key``...) go to the
     OpenAI-compatible client.
     """
@@ -83,7 +85,9 @@ def make_teacher(
             client_options=client_options,
         )
     else:
-        transport = HFTransport(model, batch_size=batch_size, max_new_tokens=max_tokens)
+        transport = HFTransport(
+            model, batch_size=batch_size, max_new_tokens=max_tokens, dtype=dtype
+        )
     return LLMTeacher(spec, transport, root)
 
 

@@ -186,10 +186,11 @@ class HFTransport:
 
     kind = "hf"
 
-    def __init__(self, model: str, *, batch_size: int, max_new_tokens: int) -> None:
-
+    def __init__(
+        self, model: str, *, batch_size: int, max_new_tokens: int, dtype: str = "auto"
+    ) -> None:
         folder, _ = resolve_model_dir(model)
-        self.model, self.tokenizer = load_causal_lm(str(folder))
+        self.model, self.tokenizer = load_causal_lm(str(folder), dtype=dtype)
         self.batch_size = max(1, batch_size)
         self.identity = {
             "model": model,

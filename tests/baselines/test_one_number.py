@@ -60,3 +60,19 @@ def test_a_folder_holding_another_run_is_refused_before_the_model_loads(ml100k_b
     assert second.returncode == 2
     assert "holds a different run" in second.stderr and "no-such-model" in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_process_on_the_same_folder_stops_at_once(ml100k_build, tmp_path):
+    from r2rec_bench.harness.record import locked
+
+    out = tmp_path / "shared"
+    out.mkdir()
+    with locked(out):  # this test holds the folder, as a running evaluate would
+        result = run_cli("evaluate", "--model", "baseline:pop", "--dataset", str(ml100k_build),
+                         "--limit", "3", "--output-dir", str(out), "--quiet")  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"r2rec-bench: error: {out}: another evaluate process is writing into it; wait for it "
+        "to finish or use another --output-dir"
+    ]
+    assert not (out / "samples.jsonl").exists()
