@@ -5,9 +5,27 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from r2rec_bench.errors import UserError
+
+
+def refuse_foreign(target: Path, is_ours: Callable[[Path], bool], what: str) -> None:
+    """``UserError`` unless ``target`` is absent, an empty folder, or a previous output of
+    ours (``is_ours``): an output folder replaces only what r2rec-bench wrote there, never a
+    user's files."""
+    target = Path(target)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise UserError(f"{target}: a file, not a folder; choose another output folder")
+    if any(target.iterdir()) and not is_ours(target):
+        raise UserError(
+            f"{target}: not empty and not {what} written by r2rec-bench; nothing was touched; "
+            "choose another output folder (or empty this one yourself)"
+        )
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from r2rec_bench.atomic import atomic_directory
+from r2rec_bench.atomic import atomic_directory, refuse_foreign
 from r2rec_bench.builders import BuilderSpec, load_builder
 from r2rec_bench.chains.sampler import sample_chains
 from r2rec_bench.errors import UserError
@@ -20,6 +20,7 @@ from r2rec_bench.render.traces import assistant_text, rl_table, sft_table
 from r2rec_bench.shards import read_shards, shard_dir, shard_path, write_shard
 from r2rec_bench.sources import read_source
 from r2rec_bench.sources.fetch import FETCHABLE, IndexWheel, default_raw_dir, fetch
+from r2rec_bench.task.dataset import MANIFEST
 from r2rec_bench.task.prompt import user_prompt
 from r2rec_bench.teacher import build_traces, make_teacher
 from r2rec_bench.teacher.types import Trace
@@ -198,6 +199,17 @@ def iot_configs(
     return extra, summary
 
 
+def _check_output(out: Path, source_dir: Path) -> None:
+    """Refuse, before any work, an output folder that would destroy input or a user's files."""
+    out_path, source = out.resolve(), Path(source_dir).resolve()
+    if source == out_path or source.is_relative_to(out_path):
+        raise UserError(
+            f"--out {out}: holds the raw files ({source_dir}), which the build would replace; "
+            "choose another output folder"
+        )
+    refuse_foreign(out, lambda folder: (folder / MANIFEST).is_file(), "a dataset")
+
+
 def _verified_steps(traces: list[Trace]) -> dict:
     """How many masked steps the teacher predicted right, and the traces' mean quality."""
     steps = [thought for trace in traces for thought in trace.thoughts]
@@ -258,6 +270,7 @@ def build(
         spec = replace(spec, iot=replace(spec.iot, max_examples=max_examples))
     out = Path(out) if out else Path("out") / spec.name
     source_dir = resolve_raw_dir(spec, raw_dir, quiet)
+    _check_output(out, source_dir)
     bar = tqdm(total=BUILD_STEPS + IOT_STEPS, desc=f"build {spec.name}", unit="step", disable=quiet)
     try:
         bar.set_postfix_str("reading raw files")

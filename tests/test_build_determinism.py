@@ -88,3 +88,27 @@ def test_grouplens_and_recbole_files_give_identical_splits(ml100k_raw, ml100k_bu
     built, manifest = build("ml-100k-iot", out=tmp_path / "gl", raw_dir=grouplens, quiet=True)
     assert manifest["source"]["format"] == "movielens-100k/grouplens"
     assert parquet_hashes(built) == parquet_hashes(ml100k_build)
+
+
+def test_an_output_folder_holding_other_files_is_refused_and_kept(ml100k_raw, raw_copy, tmp_path):
+    from tests.conftest import run_cli
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("x")
+    result = run_cli("build", "--raw-dir", str(ml100k_raw), "--out", str(folder), "--quiet")
+    assert result.returncode == 2 and "not a dataset written by r2rec-bench" in result.stderr
+    assert (folder / "thesis.txt").read_text() == "x" and len(list(folder.iterdir())) == 1
+    # The raw folder itself, or a folder holding it, is never an output.
+    for out in (raw_copy, raw_copy.parent):
+        result = run_cli("build", "--raw-dir", str(raw_copy), "--out", str(out), "--quiet")
+        assert result.returncode == 2 and "holds the raw files" in result.stderr
+    assert sorted(p.name for p in raw_copy.iterdir()) == sorted(
+        p.name for p in ml100k_raw.iterdir()
+    )
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "notes.md").write_text("mine")
+    result = run_cli("leaderboard", "build", "--out", str(site), "--quiet")
+    assert result.returncode == 2 and "not a leaderboard site written by" in result.stderr
+    assert (site / "notes.md").read_text() == "mine"

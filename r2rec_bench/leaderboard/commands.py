@@ -72,9 +72,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from r2rec_bench.atomic import atomic_directory
+    from r2rec_bench.atomic import atomic_directory, refuse_foreign
     from r2rec_bench.leaderboard.site import collect, render_site
 
+    refuse_foreign(
+        args.out,
+        lambda folder: (
+            (folder / "leaderboard.json").is_file() and (folder / "index.html").is_file()
+        ),
+        "a leaderboard site",
+    )
     if not args.submissions.is_dir():
         raise UserError(f"{args.submissions}: no such folder; pass --submissions DIR")
     finder, verdicts = _verdicts(args.submissions, args.dataset)

@@ -10,6 +10,7 @@ Importing this package imports neither torch nor transformers.
 
 from r2rec_bench.models.prepare import (
     fetch_model,
+    gguf_file,
     is_prepared,
     list_models,
     prepared_revision,
@@ -22,6 +23,7 @@ __all__ = [
     "ModelSpec",
     "fetch_model",
     "get_spec",
+    "gguf_file",
     "is_prepared",
     "list_models",
     "model_dir",

@@ -37,8 +37,15 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     import json
 
     from r2rec_bench.models.card import FACTS
-    from r2rec_bench.models.prepare import fetch_model
+    from r2rec_bench.models.prepare import fetch_model, gguf_file
 
+    if args.gguf:
+        path = gguf_file(args.name, quiet=args.quiet)
+        if args.json:
+            print_json({"path": str(path)})
+        else:
+            print(path)
+        return 0
     path = fetch_model(args.name, force=args.force, quiet=args.quiet)
     facts = json.loads((path / FACTS).read_text())
     if args.json:
@@ -74,6 +81,11 @@ def register(subcommands) -> None:
     )
     fetch.add_argument("name", metavar="NAME", help="a name from `r2rec-bench models list`")
     fetch.add_argument("--force", action="store_true", help="convert again even if prepared")
+    fetch.add_argument(
+        "--gguf",
+        action="store_true",
+        help="instead, extract the original GGUF file (for llama.cpp) and print its path",
+    )
     fetch.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
     fetch.add_argument("--json", action="store_true", help="machine-readable output")
     fetch.set_defaults(handler=cmd_models_fetch)

