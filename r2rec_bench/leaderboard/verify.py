@@ -172,7 +172,13 @@ def _check_sample(
         if not isinstance(sample["scores"], list):
             raise Rejected(f"{where}: user {user}: no `scores` in rank mode; {_RESUBMIT}")
         scored = score_scores(sample["scores"], user, request.candidates, target_index)
-    for field, value in scored.fields().items():
+    recomputed = scored.fields()
+    if sample["output_sha256"] != recomputed["output_sha256"]:
+        raise Rejected(
+            f"{where}: user {user}: `{'output' if mode == 'generate' else 'scores'}` does not "
+            f"match its `output_sha256` (an edited sample); {_RESUBMIT}"
+        )
+    for field, value in recomputed.items():
         if sample[field] != value:
             raise Rejected(
                 f"{where}: user {user}: `{field}` is not what the "

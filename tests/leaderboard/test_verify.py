@@ -155,7 +155,7 @@ def _linked_results(folder: Path) -> None:
 
 
 TAMPERING = {
-    "changed metric": (_change_metric, "`metrics.hr@1.value` is 0.155"),
+    "changed metric": (_change_metric, "`metrics.hr@1.value` is 0.222"),
     "changed interval": (_change_interval, "`metrics.mrr.ci_high` is 0.99 but the samples give"),
     "changed answer count": (
         _change_answer_count,
@@ -167,11 +167,11 @@ TAMPERING = {
     ),
     "edited output, rehashed": (
         _edit_output_and_hash,
-        "samples.jsonl:1: user 1: `ranking`, `valid` or `match` is not what the output parses to",
+        "samples.jsonl:1: user 1: `ranking` is not what the output parses to",
     ),
     "edited ranking": (
         _edit_ranking,
-        "`ranking`, `valid` or `match` is not what the output parses to",
+        "`ranking` is not what the output parses to",
     ),
     "changed target": (
         _change_target,
@@ -192,8 +192,8 @@ TAMPERING = {
     "user twice": (_user_twice, "samples.jsonl:944: user 1 appears twice"),
     "oversized file": (_oversized_results, "bytes, over the limit of 1,048,576"),
     "non-JSON results": (_non_json_results, "results.json: not valid JSON"),
-    "non-JSON sample": (_non_json_sample, "samples.jsonl:3: not valid JSON"),
-    "missing field": (_missing_field, "results.json: field `seed` missing"),
+    "non-JSON sample": (_non_json_sample, "samples.jsonl:3: not a sample (not valid JSON)"),
+    "missing field": (_missing_field, "results.json: field `seed`: Field required"),
     "name escaping via results": (
         _unsafe_dataset_name,
         "dataset name '../../etc' is not a safe folder name",

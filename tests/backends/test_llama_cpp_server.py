@@ -1,0 +1,95 @@
+"""`evaluate --model openai:...` against a real OpenAI-compatible server that no one here
+wrote: llama.cpp's, through llama-cpp-python's `llama_cpp.server`, serving the original GGUF
+of SmolLM2-135M-Instruct (its native format). The test starts and stops the server.
+
+llama-cpp-python builds llama.cpp from source with the machine's compiler (`pip install
+'llama-cpp-python[server]'`, several minutes on 2 cores); `.ci/run` installs it. Where it is
+not installed the test is skipped with that reason, unless R2REC_BENCH_REQUIRE_LLAMA_CPP=1
+makes its absence a failure (as in CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import run_cli
+
+MODEL = "smollm2-135m-instruct"
+
+
+def _llama_cpp_installed() -> bool:
+    try:
+        import llama_cpp.server  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if not _llama_cpp_installed():
+    if os.environ.get("R2REC_BENCH_REQUIRE_LLAMA_CPP") == "1":
+        raise RuntimeError("llama-cpp-python[server] is required here but not installed")
+    pytest.skip("llama-cpp-python[server] is not installed", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(smollm2_checkpoint, tmp_path_factory):
+    from r2rec_bench.models import gguf_file
+
+    port = _free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_file(MODEL, quiet=True)),
+        "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", "2048", "--n_threads", "2", "--logits_all", "true",
+    ]  # fmt: skip
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/models", timeout=2) as reply:
+                    if json.load(reply)["data"]:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"llama.cpp server did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("mode", ["generate", "rank"])
+def test_evaluate_against_the_llama_cpp_server(server, ml100k_build, tmp_path, mode):
+    result = run_cli(
+        "evaluate", "--model", f"openai:{MODEL}", "--base-url", server, "--dataset",
+        str(ml100k_build), "--mode", mode, "--limit", "3", "--max-new-tokens", "48",
+        "--batch-size", "1", "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads(result.stdout)
+    assert results["n_users"] == 3 and results["backend"]["spec"] == f"openai:{MODEL}"
+    folder = tmp_path / "results/ml-100k-iot" / f"openai--{MODEL}" / f"test-{mode}-limit3"
+    samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    if mode == "generate":
+        assert all(isinstance(s["output"], str) and s["output"] for s in samples)
+        assert results["cost"]["completion_tokens"] > 0
+    else:
+        assert all(s["valid"] and all(score < 0 for score in s["scores"]) for s in samples)
