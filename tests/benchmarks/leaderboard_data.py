@@ -4,7 +4,7 @@ and `build` at ml-1m's size (6,040 test users) without building ml-1m.
 The dataset directory holds only what the harness reads to verify (MANIFEST.json and the
 `eval` test split, 20 candidates per user); each submission is what `evaluate --mode
 generate` writes: a reasoning trace citing a few candidates and one answered title per user,
-and results.json computed by the harness's own ``summarize``.
+each sample scored and results.json summarised by the benchmark's own functions.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from r2rec_bench.hashing import sha256_file
-from r2rec_bench.task.metrics import summarize
-from r2rec_bench.task.parser import FUZZY_THRESHOLD
+from r2rec_bench.hashing import canonical_json, sha256_file, sha256_text
+from r2rec_bench.task.parser import FUZZY_THRESHOLD, UNTAGGED_RULE
+from r2rec_bench.task.records import RESULTS_SCHEMA_VERSION, Results, Sample
+from r2rec_bench.task.scoring import score_text, summarize_samples
 
 CANDIDATES = 20
 HISTORY = 10
@@ -65,11 +66,12 @@ def write_dataset(root: Path, users: int, items: int, seed: int = 0) -> Path:
 
 
 def write_submission(folder: Path, dataset: Path, skill: float, seed: int) -> None:
-    """A generate-mode run that answers the target with probability about ``skill``."""
+    """A generate-mode run that answers the target with probability about ``skill``, each
+    sample scored by the benchmark's one scoring path as the runner scores it."""
     rng = np.random.default_rng(seed)
     manifest = json.loads((dataset / "MANIFEST.json").read_text())
     rows = pq.read_table(dataset / manifest["configs"][0]["path"]).to_pylist()
-    lines, ranks = [], []
+    samples = []
     for index, row in enumerate(rows):
         titles = row["candidate_titles"]
         hit = rng.random() < skill
@@ -80,51 +82,49 @@ def write_submission(folder: Path, dataset: Path, skill: float, seed: int) -> No
             f'Thought 2: users who liked it also liked "{cited}".\n</think>\n'
             f"<answer>{titles[answer]}</answer>"
         )
-        rank = 1 if answer == row["target_index"] else 0
-        ranks.append(rank)
-        sample = {
-            "index": index,
-            "user_id": row["user_id"],
-            "candidates": row["candidates"],
-            "target": row["target"],
-            "target_index": row["target_index"],
-            "output": output,
-            "scores": None,
-            "ranking": [answer],
-            "target_rank": rank,
-            "hit@1": rank == 1,
-            "valid": True,
-            "match": "exact",
-            "problems": [],
-            "prompt_sha256": "0" * 64,
-            "output_sha256": hashlib.sha256(output.encode()).hexdigest(),
-            "prompt_tokens": 40,
-            "completion_tokens": 30,
-            "seconds": 0.01,
-            "faithfulness": None,
-        }
-        lines.append(json.dumps(sample))
+        scored = score_text(output, titles, row["target_index"])
+        sample = Sample.model_validate(
+            {
+                "index": index,
+                "user_id": row["user_id"],
+                "candidates": row["candidates"],
+                "target": row["target"],
+                "target_index": row["target_index"],
+                **scored.fields(),
+                "prompt_sha256": sha256_text(canonical_json(row["prompt"])),
+                "prompt_tokens": 40,
+                "completion_tokens": 30,
+                "seconds": 0.01,
+                "faithfulness": None,
+            }
+        )
+        samples.append(json.loads(sample.to_json()))
     folder.mkdir(parents=True)
-    (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
-    summary = summarize(ranks, [True] * len(ranks), seed=0)
-    results = {
-        "schema_version": 1,
-        "dataset": {"id": NAME, "name": NAME, "source": "local", "revision": None,
-                    "fingerprint": manifest["fingerprint"], "builder_version": "0.0.0",
-                    "hub_repo": None},
-        "split": "test",
-        "mode": "generate",
-        "model": {"id": folder.name},
-        "backend": {"spec": f"synthetic:{folder.name}", "options": {}},
-        "parser": {"fuzzy": False, "fuzzy_threshold": FUZZY_THRESHOLD},
-        "seed": 0,
-        "limit": None,
-        "shard": None,
-        "n_users": summary["n_users"],
-        "metrics": summary["metrics"],
-        "interval": summary["interval"],
-        "answers": {"valid": len(rows), "match": {"exact": len(rows)}},
-        "faithfulness": None,
-        "cost": {"prompt_tokens": 40 * len(rows), "completion_tokens": 30 * len(rows)},
-    }  # fmt: skip
-    (folder / "results.json").write_text(json.dumps(results, indent=2))
+    (folder / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in samples))
+    summary = summarize_samples(samples, seed=0)
+    results = Results.model_validate(
+        {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "harness": {"name": "r2rec-bench", "version": "synthetic"},
+            "dataset": {"id": NAME, "name": NAME, "source": "local", "revision": None,
+                        "fingerprint": manifest["fingerprint"], "builder_version": "0.0.0",
+                        "hub_repo": None},
+            "split": "test",
+            "mode": "generate",
+            "model": {"id": folder.name},
+            "backend": {"spec": f"synthetic:{folder.name}", "options": {}},
+            "parser": {"fuzzy": False, "fuzzy_threshold": FUZZY_THRESHOLD,
+                       "untagged": UNTAGGED_RULE},
+            "seed": 0,
+            "limit": None,
+            "shard": None,
+            **{key: summary[key] for key in ("n_users", "metrics", "interval", "answers")},
+            "faithfulness": None,
+            "cost": {"prompt_tokens": 40 * len(rows), "completion_tokens": 30 * len(rows),
+                     "total_tokens": 70 * len(rows), "wall_seconds": 0.01 * len(rows),
+                     "users_per_second": 100.0},
+            "environment": {},
+            "created_at": "2026-01-01T00:00:00+00:00",
+        }
+    )  # fmt: skip
+    (folder / "results.json").write_text(results.to_json())
