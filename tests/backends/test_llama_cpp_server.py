@@ -70,7 +70,7 @@ def server(smollm2_checkpoint, tmp_path_factory):
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"llama.cpp server did not start: {log.read_text()[-2000:]}")
                 time.sleep(0.5)
-        yield base
+        yield base, process, log
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -79,12 +79,14 @@ def server(smollm2_checkpoint, tmp_path_factory):
 def test_evaluate_against_the_llama_cpp_server(server, ml100k_build, tmp_path):
     # Generate mode only: rank mode needs prompt log-probabilities (`--logits_all true`),
     # with which this server spends minutes per user on 2 cores (BENCHMARKS.md §14).
+    base, process, log = server
     result = run_cli(
-        "evaluate", "--model", f"openai:{MODEL}", "--base-url", server, "--dataset",
+        "evaluate", "--model", f"openai:{MODEL}", "--base-url", base, "--dataset",
         str(ml100k_build), "--limit", "3", "--max-new-tokens", "48", "--batch-size", "1",
         "--json", cwd=tmp_path,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
+    died = "" if process.poll() is None else f"; server exited {process.returncode}"
+    assert result.returncode == 0, result.stderr[-1000:] + died + log.read_text()[-1500:]
     results = json.loads(result.stdout)
     assert results["n_users"] == 3 and results["backend"]["spec"] == f"openai:{MODEL}"
     folder = tmp_path / "results/ml-100k-iot" / f"openai--{MODEL}" / "test-generate-limit3"
