@@ -14,6 +14,10 @@ from r2rec_bench.errors import UserError
 
 SUBMISSIONS = Path("leaderboard/submissions")
 SITE = Path("leaderboard/site")
+PINS = Path("leaderboard/datasets.json")
+PINS_HELP = (
+    f"the leaderboard's pinned datasets: name -> hub_repo, revision, fingerprint (default: {PINS})"
+)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -25,6 +29,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         hub=args.hub,
         name=args.name,
         datasets=args.dataset,
+        pins=args.pins,
         dry_run=args.dry_run,
     )
     if args.json:
@@ -34,18 +39,18 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verdicts(path: Path, datasets: list[str] | None):
+def _verdicts(path: Path, datasets: list[str] | None, pins: Path):
     from r2rec_bench.leaderboard.submission import RESULTS
     from r2rec_bench.leaderboard.verify import DatasetFinder, verify_folder, verify_tree
 
-    finder = DatasetFinder(datasets)
+    finder = DatasetFinder(datasets, pins)
     if (path / RESULTS).is_file():  # one submission (or an evaluate output directory)
         return finder, [verify_folder(path, finder)]
     return finder, verify_tree(path, finder)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    _, verdicts = _verdicts(args.path, args.dataset)
+    _, verdicts = _verdicts(args.path, args.dataset, args.pins)
     rejected = [v for v in verdicts if not v.accepted]
     if args.json:
         print_json(
@@ -84,7 +89,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     if not args.submissions.is_dir():
         raise UserError(f"{args.submissions}: no such folder; pass --submissions DIR")
-    finder, verdicts = _verdicts(args.submissions, args.dataset)
+    finder, verdicts = _verdicts(args.submissions, args.dataset, args.pins)
     rejected = [v for v in verdicts if not v.accepted]
     if rejected:
         raise UserError(
@@ -126,8 +131,9 @@ def register(subcommands) -> None:
         "--dataset",
         action="append",
         metavar="DIR_OR_HUB_ID",
-        help="where the dataset is (default: out/<name>, then its Hub repo)",
+        help="where the dataset is (default: out/<name>, then its pinned Hub repo)",
     )
+    submit.add_argument("--pins", type=Path, default=PINS, metavar="FILE", help=PINS_HELP)
     submit.add_argument("--dry-run", action="store_true", help="verify and plan, write nothing")
     submit.add_argument("--json", action="store_true", help="machine-readable output")
     submit.set_defaults(handler=cmd_submit)
@@ -137,7 +143,7 @@ def register(subcommands) -> None:
         dest="leaderboard_command", metavar="ACTION", required=True
     )
     dataset_help = (
-        "a dataset directory or Hub id (repeatable; default: out/<name>, then its Hub repo)"
+        "a dataset directory or Hub id (repeatable; default: out/<name>, then its pinned Hub repo)"
     )
 
     verify = actions.add_parser(
@@ -149,6 +155,7 @@ def register(subcommands) -> None:
     )
     verify.add_argument("path", nargs="?", type=Path, default=SUBMISSIONS, metavar="PATH")
     verify.add_argument("--dataset", action="append", metavar="DIR_OR_HUB_ID", help=dataset_help)
+    verify.add_argument("--pins", type=Path, default=PINS, metavar="FILE", help=PINS_HELP)
     verify.add_argument("--json", action="store_true", help="machine-readable output")
     verify.set_defaults(handler=cmd_verify)
 
@@ -162,6 +169,7 @@ def register(subcommands) -> None:
     build.add_argument("--submissions", type=Path, default=SUBMISSIONS, metavar="DIR")
     build.add_argument("--out", type=Path, default=SITE, metavar="DIR")
     build.add_argument("--dataset", action="append", metavar="DIR_OR_HUB_ID", help=dataset_help)
+    build.add_argument("--pins", type=Path, default=PINS, metavar="FILE", help=PINS_HELP)
     build.add_argument("--quiet", action="store_true", help="no summary")
     build.add_argument("--json", action="store_true", help="machine-readable output")
     build.set_defaults(handler=cmd_build)

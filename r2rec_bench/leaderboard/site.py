@@ -234,9 +234,13 @@ def markdown(boards: list[Board]) -> str:
     """LEADERBOARD.md."""
     return (
         "# r2rec-bench leaderboard\n\n"
-        "Every figure was recomputed from the submission's per-user samples against the "
-        "dataset's gold targets (`r2rec-bench leaderboard verify`). Cells: value [95% "
-        "bootstrap interval]; — where an entry reports no figure.\n\n" + markdown_tables(boards)
+        "Each entry's accuracy and static faithfulness figures were recomputed from its "
+        "per-user samples against the gold targets of the dataset this leaderboard pins "
+        "(`r2rec-bench leaderboard verify`): proof that the samples are consistent and the "
+        "arithmetic right, not that the named model produced the outputs. The counterfactual "
+        "columns (Compr. gap, Suff. gap) need the model itself and are checked only for "
+        "consistency with the reported per-user values. Cells: value [95% bootstrap "
+        "interval]; — where an entry reports no figure.\n\n" + markdown_tables(boards)
     )
 
 

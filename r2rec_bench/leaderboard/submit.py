@@ -17,7 +17,7 @@ from r2rec_bench.leaderboard.submission import (
     check_name,
     read_submission,
 )
-from r2rec_bench.leaderboard.verify import DatasetFinder, verify_submission
+from r2rec_bench.leaderboard.verify import DEFAULT_PINS, DatasetFinder, verify_submission
 from r2rec_bench.task.dataset import check_repo_id
 
 DEFAULT_SUBMISSIONS = Path("leaderboard/submissions")
@@ -99,6 +99,7 @@ def submit(
     hub: str | None = None,
     name: str | None = None,
     datasets: list[str] | None = None,
+    pins: Path = DEFAULT_PINS,
     dry_run: bool = False,
     api: Any | None = None,
 ) -> SubmitPlan:
@@ -117,7 +118,7 @@ def submit(
     try:
         submission = read_submission(results_dir)
         name = check_name(name or default_name(submission.results))
-        verify_submission(replace(submission, name=name), DatasetFinder(datasets))
+        verify_submission(replace(submission, name=name), DatasetFinder(datasets, pins))
     except Rejected as exc:
         raise UserError(f"rejected: {exc}") from None
     dataset, model = submission.dataset_name, submission.results["backend"]["spec"]

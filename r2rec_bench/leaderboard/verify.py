@@ -35,11 +35,12 @@ from r2rec_bench.leaderboard.submission import (
     read_submission,
     scan,
 )
-from r2rec_bench.task.dataset import Dataset, open_dataset
+from r2rec_bench.task.dataset import ALL_CONFIGS, Dataset, open_dataset
 from r2rec_bench.task.records import EvalExample
 from r2rec_bench.task.scoring import score_scores, score_text, summarize_samples
 
 TOLERANCE = 1e-9  # floating-point noise between machines; any real edit is far larger
+DEFAULT_PINS = Path("leaderboard/datasets.json")
 _RESUBMIT = "submit the files `r2rec-bench evaluate` wrote, unedited"
 
 
@@ -51,37 +52,93 @@ class Gold:
     examples: list[EvalExample]
 
 
-class DatasetFinder:
-    """Locates the dataset a results.json names and reads its gold targets once per split.
+@dataclass(frozen=True)
+class Pin:
+    """A dataset the leaderboard accepts: its Hub repo, revision and content fingerprint."""
 
-    Where it looks, first match wins: the ``--dataset`` targets given (by dataset name),
-    ``out/<name>`` (where ``r2rec-bench build`` writes), then the dataset's Hub repo.
+    hub_repo: str | None
+    revision: str | None
+    fingerprint: str
+
+
+def load_pins(path: Path) -> dict[str, Pin]:
+    """The leaderboard's own list of datasets (``leaderboard/datasets.json``): name ->
+    {hub_repo, revision, fingerprint}. The gold always comes from a pinned dataset, never
+    from where a submission says its dataset is."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(
+            f"{path}: no such file; the leaderboard's pinned datasets are needed (pass --pins)"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    pins = {}
+    for name, entry in raw.items() if isinstance(raw, dict) else []:
+        fingerprint = entry.get("fingerprint") if isinstance(entry, dict) else None
+        if not isinstance(fingerprint, str) or len(fingerprint) != 64:
+            raise UserError(f"{path}: dataset {name!r} needs a 64-character `fingerprint`")
+        pins[name] = Pin(entry.get("hub_repo"), entry.get("revision"), fingerprint)
+    if not pins:
+        raise UserError(f"{path}: pins no dataset; map each name to its hub_repo and fingerprint")
+    return pins
+
+
+class DatasetFinder:
+    """Locates each pinned dataset once and reads its gold targets once per split.
+
+    Only datasets in the leaderboard's pins are verified against. Where a pinned dataset is
+    read from, first match wins: the ``--dataset`` targets given (by their manifest's name),
+    ``out/<name>`` (where ``r2rec-bench build`` writes), then the pin's Hub repo at the pinned
+    revision. Whatever the source, the fingerprint of the files actually read must be the
+    pinned one; what a submission says about its dataset's location is never used.
     """
 
-    def __init__(self, targets: list[str] | None = None) -> None:
-        self._datasets: dict[str, Dataset] = {}
+    def __init__(self, targets: list[str] | None = None, pins: Path = DEFAULT_PINS) -> None:
+        self.pins = load_pins(pins)
+        self._pins_path = Path(pins)
+        self._given = {}
         for target in targets or []:
-            dataset = open_dataset(target)
-            self._datasets[dataset.name] = dataset
+            dataset = open_dataset(target, configs=ALL_CONFIGS)
+            self._given[dataset.name] = dataset
+        self._datasets: dict[str, Dataset] = {}
         self._gold: dict[tuple[str, str], Gold] = {}
+
+    def pin(self, name: str) -> Pin:
+        """The pin of dataset ``name``; :class:`Rejected` when the leaderboard has none."""
+        if name not in self.pins:
+            raise Rejected(
+                f"dataset {name!r} is not on this leaderboard (not in {self._pins_path}); "
+                "evaluate on one of: " + ", ".join(sorted(self.pins))
+            )
+        return self.pins[name]
 
     def dataset(self, block: dict) -> Dataset:
         name = block["name"]
+        pin = self.pin(name)
         if name not in self._datasets:
             local = Path("out") / name
-            hub_id = block["id"] if block.get("source") == "hub" else block.get("hub_repo")
-            target = local if (local / "MANIFEST.json").is_file() else hub_id
-            if not isinstance(target, (str, Path)):
+            if name in self._given:
+                dataset, where = self._given[name], "--dataset"
+            elif (local / "MANIFEST.json").is_file():
+                dataset, where = open_dataset(local), str(local)
+            elif pin.hub_repo:
+                dataset = open_dataset(pin.hub_repo, configs=ALL_CONFIGS, revision=pin.revision)
+                where = f"{pin.hub_repo}@{pin.revision or 'latest'}"
+            else:
                 raise UserError(
-                    f"dataset {name}: not at {local} and no Hub repo is named for it; pass "
+                    f"dataset {name}: not at {local} and its pin names no Hub repo; pass "
                     "--dataset DIR_OR_HUB_ID"
                 )
-            try:
-                self._datasets[name] = open_dataset(target)
-            except UserError as exc:
+            found = dataset.recomputed_fingerprint()
+            if found != pin.fingerprint:
                 raise UserError(
-                    f"dataset {name}: not at {local}, and {exc}; pass --dataset DIR_OR_HUB_ID"
-                ) from None
+                    f"dataset {name} ({where}, {dataset.root}): its files have fingerprint "
+                    f"{found[:16]}…, not the pinned {pin.fingerprint[:16]}…; rebuild it with "
+                    "`r2rec-bench build` or pass the pinned build with --dataset"
+                )
+            self._datasets[name] = dataset
         return self._datasets[name]
 
     def gold(self, dataset: Dataset, split: str) -> Gold:
@@ -241,13 +298,14 @@ def verify_submission(submission: Submission, finder: DatasetFinder) -> None:
     results = submission.results
     results_path = submission.path / RESULTS
     split, mode = results["split"], results["mode"]
-    dataset = finder.dataset(results["dataset"])
-    if results["dataset"]["fingerprint"] != dataset.fingerprint:
+    pin = finder.pin(results["dataset"]["name"])
+    if results["dataset"]["fingerprint"] != pin.fingerprint:
         raise Rejected(
             f"{results_path}: dataset fingerprint {results['dataset']['fingerprint'][:16]}… "
-            f"is not that of {dataset.name} ({dataset.fingerprint[:16]}…, {dataset.root}); "
-            "evaluate on the published build of the dataset"
+            f"is not that of {results['dataset']['name']} on this leaderboard "
+            f"({pin.fingerprint[:16]}…); evaluate on the pinned build of the dataset"
         )
+    dataset = finder.dataset(results["dataset"])
     gold = finder.gold(dataset, split)
     rows = _check_users(submission, gold, split)
     fuzzy = bool(results["parser"].get("fuzzy"))

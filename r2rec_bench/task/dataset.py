@@ -277,6 +277,20 @@ class Dataset:
         order = protocol_order(users, items, times, self.manifest)
         return users[order], items[order], times[order]
 
+    def recomputed_fingerprint(self) -> str:
+        """The fingerprint of the data files actually present (each one hashed now), not the
+        one MANIFEST.json states: what a leaderboard compares with its pin."""
+        from r2rec_bench.hashing import dataset_fingerprint, sha256_file
+
+        hashes = {}
+        for relative in self.manifest.get("files", {}):
+            path = self.root / relative
+            if relative.endswith(".parquet"):
+                if not path.is_file():
+                    raise UserError(f"{path}: listed in {MANIFEST} but missing; {REBUILD}")
+                hashes[relative] = sha256_file(path)
+        return dataset_fingerprint(hashes)
+
     def catalog(self):
         """``items/catalog``: (item ids, titles) in catalog order."""
         table = self.table("items", "catalog", ("item_id", "title"))
@@ -302,13 +316,17 @@ def _from_directory(root: Path, *, source: str, id_: str | None, revision: str |
     )
 
 
-def _download(repo_id: str, configs: Sequence[str]) -> Path:
+def _download(repo_id: str, configs: Sequence[str], revision: str | None = None) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HTTPError, RepositoryNotFoundError
 
     patterns = [MANIFEST, CARD, *(f"{config}/*" for config in configs)]
     try:
-        return Path(snapshot_download(repo_id, repo_type="dataset", allow_patterns=patterns))
+        return Path(
+            snapshot_download(
+                repo_id, repo_type="dataset", revision=revision, allow_patterns=patterns
+            )
+        )
     except RepositoryNotFoundError:
         raise UserError(
             f"{repo_id}: no such local directory, and no dataset repo of that name on the Hub "
@@ -321,11 +339,17 @@ def _download(repo_id: str, configs: Sequence[str]) -> Path:
 
 
 DEFAULT_CONFIGS = ("eval", "items", "interactions")
+ALL_CONFIGS = ("eval", "items", "interactions", "sft", "rl")
 
 
-def open_dataset(target: str | Path | Dataset, configs: Sequence[str] = DEFAULT_CONFIGS) -> Dataset:
-    """A local build directory, or else a Hub dataset repo id (a local path wins); from the
-    Hub only ``configs`` (and the manifest and card) are downloaded."""
+def open_dataset(
+    target: str | Path | Dataset,
+    configs: Sequence[str] = DEFAULT_CONFIGS,
+    revision: str | None = None,
+) -> Dataset:
+    """A local build directory, or else a Hub dataset repo id (a local path wins) at
+    ``revision`` (default: the latest); from the Hub only ``configs`` (and the manifest and
+    card) are downloaded."""
     if isinstance(target, Dataset):
         return target
     path = Path(target).expanduser()
@@ -337,6 +361,6 @@ def open_dataset(target: str | Path | Dataset, configs: Sequence[str] = DEFAULT_
         check_repo_id(str(target))
     except UserError:
         raise UserError(f"{target}: no such directory, and not a Hub repo id (ORG/NAME)") from None
-    root = _download(str(target), configs)
+    root = _download(str(target), configs, revision)
     # The Hub cache names each snapshot folder after its commit: that is the revision.
     return _from_directory(root, source="hub", id_=str(target), revision=root.name)

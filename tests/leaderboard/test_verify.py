@@ -239,12 +239,77 @@ def test_linked_submission_folder_is_rejected(submissions, ml100k_build, evaluat
     assert "not a folder" in line
 
 
-def test_unknown_dataset_is_one_line(submissions, tmp_path):
-    result = run_cli("leaderboard", "verify", str(submissions), cwd=tmp_path)
+def test_a_dataset_that_cannot_be_found_is_one_line(submissions, tmp_path):
+    pins = tmp_path / "pins.json"
+    shutil.copyfile(REPO / "leaderboard" / "datasets.json", pins)
+    edited = json.loads(pins.read_text())
+    edited[DATASET]["hub_repo"] = None  # nowhere to fetch it from, and no out/ here
+    pins.write_text(json.dumps(edited))
+    result = run_cli("leaderboard", "verify", str(submissions), "--pins", str(pins), cwd=tmp_path)
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("r2rec-bench: error: dataset ml-100k-iot: not at out/ml-100k-iot")
     assert line.endswith("pass --dataset DIR_OR_HUB_ID")
+
+
+def test_without_the_pins_file_nothing_is_verified(submissions, tmp_path):
+    result = run_cli("leaderboard", "verify", str(submissions), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "r2rec-bench: error: leaderboard/datasets.json: no such file; the leaderboard's pinned "
+        "datasets are needed (pass --pins)"
+    ]
+
+
+def test_the_gold_never_comes_from_where_a_submission_says(submissions, ml100k_build):
+    # A forged entry naming another "copy" of the dataset on the Hub, first in sort order.
+    forged = submissions / DATASET / "aaa-forged"
+    shutil.copytree(submissions / POP, forged)
+    fake = {"id": "attacker/fake-gold", "source": "hub", "hub_repo": "attacker/fake-gold",
+            "revision": "0" * 40, "fingerprint": "f" * 64}  # fmt: skip
+    edit_results(forged, lambda r: r["dataset"].update(fake))
+    result = verify(submissions, ml100k_build)
+    line = rejection(result, f"{DATASET}/aaa-forged")
+    assert "dataset fingerprint ffffffffffffffff… is not that of ml-100k-iot on this " in line
+    # Every other submission is resolved on its own, against the pinned build.
+    assert (
+        f"accepted {POP}" in result.stdout
+        and f"accepted {DATASET}/baseline--random" in result.stdout
+    )
+    # The right fingerprint with a false location: the location is ignored, the pin is used.
+    edit_results(forged, lambda r: r["dataset"].update(fingerprint=_pinned()))
+    shutil.rmtree(submissions / POP)  # not a duplicate any more
+    assert f"accepted {DATASET}/aaa-forged" in verify(submissions, ml100k_build).stdout
+
+
+def _pinned() -> str:
+    pins = json.loads((REPO / "leaderboard" / "datasets.json").read_text())
+    return pins[DATASET]["fingerprint"]
+
+
+def test_a_dataset_the_leaderboard_does_not_pin_is_rejected(submissions, ml100k_build):
+    edit_results(submissions / POP, lambda r: r["dataset"].update(name="ml-1m-iot"))
+    (submissions / "ml-1m-iot").mkdir()
+    shutil.move(submissions / POP, submissions / "ml-1m-iot" / "baseline--pop")
+    line = rejection(verify(submissions, ml100k_build), "ml-1m-iot/baseline--pop")
+    assert "dataset 'ml-1m-iot' is not on this leaderboard" in line
+
+
+def test_the_pinned_fingerprint_is_recomputed_from_the_files(submissions, ml100k_build, tmp_path):
+    # A copy whose sft file was altered and its manifest entry rewritten to match: the
+    # manifest's own fingerprint still claims the pinned build, the files do not.
+    copy = tmp_path / "altered"
+    shutil.copytree(ml100k_build, copy)
+    manifest = json.loads((copy / "MANIFEST.json").read_text())
+    relative = next(path for path in manifest["files"] if path.startswith("sft/train"))
+    with open(copy / relative, "ab") as handle:
+        handle.write(b"\0")
+    digest = hashlib.sha256((copy / relative).read_bytes()).hexdigest()
+    manifest["files"][relative]["sha256"] = digest
+    (copy / "MANIFEST.json").write_text(json.dumps(manifest))
+    result = verify(submissions, copy)
+    assert result.returncode == 2
+    assert "its files have fingerprint" in result.stderr and "not the pinned" in result.stderr
 
 
 def test_seeded_submissions_are_accepted(ml100k_build):
