@@ -314,3 +314,19 @@ def test_dataset_info_from_the_hub(built: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", missing)
     with pytest.raises(UserError, match="r2rec-bench did not publish it"):
         dataset_info("me/ml-100k-iot")
+
+
+def test_a_manifest_nested_too_deep_is_one_line(ml100k_build, tmp_path):
+    from tests.conftest import run_cli
+
+    copy = tmp_path / "deep"
+    shutil.copytree(ml100k_build, copy)
+    (copy / "MANIFEST.json").write_text('{"a":' * 200_000 + "1" + "}" * 200_000)
+    for args in (["publish", str(copy), "--repo-id", "org/name", "--dry-run"],
+                 ["data", "info", str(copy)]):  # fmt: skip
+        result = run_cli(*args)
+        assert result.returncode == 2, result.stderr[-500:]
+        assert result.stderr.strip().splitlines() == [
+            f"r2rec-bench: error: {copy / 'MANIFEST.json'}: JSON nested too deep to be a "
+            "manifest; rebuild it with `r2rec-bench build`"
+        ]

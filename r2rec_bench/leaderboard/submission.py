@@ -88,7 +88,8 @@ def _problem(error: ValidationError) -> str:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"])
     if first["type"] == "json_invalid":
-        return "not valid JSON"
+        detail = first["msg"].removeprefix("Invalid JSON: ")[:120]
+        return f"not valid JSON ({detail})"
     return f"field `{field}`: {first['msg'][:200]}" if field else first["msg"][:200]
 
 

@@ -64,6 +64,8 @@ def parse_manifest(text: str, where: str) -> dict:
         manifest = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UserError(f"{at(where, exc.lineno)}: not valid JSON ({exc.msg}); {REBUILD}") from None
+    except RecursionError:
+        raise UserError(f"{where}: JSON nested too deep to be a manifest; {REBUILD}") from None
     if not isinstance(manifest, dict):
         raise UserError(f"{where}: not a JSON object; {REBUILD}")
     version = manifest.get("schema_version")

@@ -140,6 +140,24 @@ def _missing_field(folder: Path) -> None:
     edit_results(folder, lambda r: r.pop("seed"))
 
 
+def _deeply_nested(folder: Path) -> None:
+    (folder / "results.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+
+
+def _deeply_nested_sample(folder: Path) -> None:
+    lines = (folder / "samples.jsonl").read_text().splitlines()
+    lines[3] = '{"a":' * 200_000 + "1" + "}" * 200_000
+    (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _negative_seed(folder: Path) -> None:
+    edit_results(folder, lambda r: r.update(seed=-1))
+
+
+def _faithfulness_not_a_block(folder: Path) -> None:
+    edit_results(folder, lambda r: r.update(faithfulness="oops"))
+
+
 def _unsafe_dataset_name(folder: Path) -> None:
     edit_results(folder, lambda r: r["dataset"].update(name="../../etc"))
 
@@ -191,9 +209,19 @@ TAMPERING = {
     ),
     "user twice": (_user_twice, "samples.jsonl:944: user 1 appears twice"),
     "oversized file": (_oversized_results, "bytes, over the limit of 1,048,576"),
-    "non-JSON results": (_non_json_results, "results.json: not valid JSON"),
-    "non-JSON sample": (_non_json_sample, "samples.jsonl:3: not a sample (not valid JSON)"),
+    "non-JSON results": (_non_json_results, "results.json: not valid JSON ("),
+    "non-JSON sample": (_non_json_sample, "samples.jsonl:3: not a sample (not valid JSON ("),
     "missing field": (_missing_field, "results.json: field `seed`: Field required"),
+    "results nested 100,000 deep": (
+        _deeply_nested,
+        "results.json: not valid JSON (recursion limit exceeded",
+    ),
+    "a sample nested 200,000 deep": (
+        _deeply_nested_sample,
+        "samples.jsonl:4: not a sample (not valid JSON (recursion limit exceeded",
+    ),
+    "negative seed": (_negative_seed, "field `seed`: Input should be greater than or equal to 0"),
+    "faithfulness not a block": (_faithfulness_not_a_block, "field `faithfulness`: Input should"),
     "name escaping via results": (
         _unsafe_dataset_name,
         "dataset name '../../etc' is not a safe folder name",
