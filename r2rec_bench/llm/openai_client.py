@@ -8,6 +8,7 @@ HTTP that every such server speaks; ``httpx`` does the HTTP.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -130,14 +131,15 @@ class OpenAICompatibleClient:
         body = self._post("chat/completions", {"model": self.model, "messages": messages, **params})
         try:
             choice = body["choices"][0]
-            usage = body.get("usage") or {}
+            usage = body.get("usage")
+            usage = usage if isinstance(usage, dict) else {}
             return ChatResult(
-                text=choice["message"].get("content") or "",
-                prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                completion_tokens=int(usage.get("completion_tokens", 0)),
+                text=_text(choice["message"].get("content")),
+                prompt_tokens=_count(usage.get("prompt_tokens")),
+                completion_tokens=_count(usage.get("completion_tokens")),
                 finish_reason=choice.get("finish_reason"),
             )
-        except (KeyError, IndexError, TypeError, ValueError):
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             raise EndpointError(
                 f"{self.base_url}/chat/completions: the answer is not an OpenAI chat completion"
             ) from None
@@ -154,3 +156,20 @@ class OpenAICompatibleClient:
             return [function(item) for item in items]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(function, items))
+
+
+def _text(content) -> str:
+    """A reply's text as the parser can read it: a string with any lone surrogate (which
+    cannot be written as UTF-8) replaced; anything else (a number, a list) is no text, and
+    the answer is then invalid, as an empty one is."""
+    if not isinstance(content, str):
+        return ""
+    return content.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _count(value) -> int:
+    """A token count from a server's usage block; 0 for anything that is not a finite,
+    non-negative number (a server that reports Infinity or a string costs nothing known)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    return int(value) if math.isfinite(value) and value >= 0 else 0

@@ -167,3 +167,36 @@ def test_the_harness_resolves_openai_specs_to_this_backend():
     assert backend.describe()["id"] == "served-model" and backend.max_new_tokens == 32
     with pytest.raises(UserError, match="--adapter"):
         resolve_backend("openai:served-model", base_url="http://127.0.0.1:9/v1", adapter="x")
+
+
+def test_hostile_server_replies_are_invalid_outputs_not_tracebacks(ml100k_build, tmp_path):
+    """A number or a list as content, a lone surrogate, Infinity as a token count: each user
+    gets an invalid (or surrogate-free) answer; the run ends with results."""
+    import json as jsonlib
+
+    from tests.conftest import run_cli
+
+    replies = iter(
+        [
+            {**chat_response("x"), "choices": [{"index": 0, "message": {"content": 12345}}]},
+            {**chat_response("x"), "choices": [{"index": 0, "message": {"content": ["a"]}}]},
+            chat_response("Heat \ud800 (1995)"),
+            {
+                **chat_response("y"),
+                "usage": {"prompt_tokens": float("inf"), "completion_tokens": "many"},
+            },
+        ]
+    )
+    with FakeOpenAIServer(lambda path, body: next(replies)) as server:
+        result = run_cli(
+            "evaluate", "--model", "openai:hostile", "--base-url", server.base_url,
+            "--dataset", str(ml100k_build), "--limit", "4", "--batch-size", "1", "--json",
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-1500:]
+    results = jsonlib.loads(result.stdout)
+    assert results["n_users"] == 4 and results["answers"]["valid"] == 0
+    folder = tmp_path / "results/ml-100k-iot/openai--hostile/test-generate-limit4"
+    samples = [jsonlib.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    assert [s["output"] for s in samples] == ["", "", "Heat \ufffd (1995)", "y"]
+    assert samples[3]["prompt_tokens"] == 0 and samples[3]["completion_tokens"] == 0
