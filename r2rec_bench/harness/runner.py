@@ -13,7 +13,6 @@ import re
 import shutil
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.faithfulness import sample_input, static_scorer
@@ -28,6 +27,7 @@ from r2rec_bench.harness.record import (
 )
 from r2rec_bench.harness.results import finalize
 from r2rec_bench.hashing import canonical_json, sha256_text
+from r2rec_bench.llm.openai_client import redact_url
 from r2rec_bench.task.dataset import SPLITS, Dataset, open_dataset
 from r2rec_bench.task.records import (
     MODES,
@@ -67,16 +67,6 @@ def default_output_dir(
     the full run, and the other mode each get their own folder."""
     run = f"{split}-{mode}" + (f"-limit{limit}" if limit else "")
     return Path("results") / dataset_name / model_slug(spec, adapter) / run
-
-
-def redact_url(url):
-    """A URL without user, password and query: no credential reaches results.json."""
-    if not isinstance(url, str):
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def check_arguments(*, split: str, mode: str, limit: int | None, shard) -> None:

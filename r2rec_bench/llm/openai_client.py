@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from r2rec_bench.errors import UserError
 
@@ -58,6 +59,8 @@ class OpenAICompatibleClient:
         import httpx
 
         self.base_url = base_url.rstrip("/")
+        # What messages show: user, password and query of the URL never reach a terminal.
+        self.where = redact_url(self.base_url)
         self.model = model
         self.max_retries = max_retries
         self.backoff = backoff
@@ -82,6 +85,7 @@ class OpenAICompatibleClient:
         import httpx
 
         url = f"{self.base_url}/{path}"
+        shown = f"{self.where}/{path}"
         last_problem = ""
         for attempt in range(self.max_retries + 1):
             wait = min(self.max_backoff, self.backoff * 2**attempt)
@@ -97,7 +101,7 @@ class OpenAICompatibleClient:
                 # the full backoff budget would keep the user waiting a minute for nothing.
                 if attempt >= min(self.max_retries, CONNECT_RETRIES):
                     raise EndpointError(
-                        f"{url}: {last_problem} on all {attempt + 1} attempts; check that "
+                        f"{shown}: {last_problem} on all {attempt + 1} attempts; check that "
                         f"the server is up and reachable at --base-url"
                     ) from None
             except httpx.TransportError as exc:
@@ -116,14 +120,15 @@ class OpenAICompatibleClient:
                 else:
                     detail = response.text.strip().replace("\n", " ")[:200]
                     raise EndpointError(
-                        f"{url}: HTTP {response.status_code} {detail}; check --model and --base-url"
+                        f"{shown}: HTTP {response.status_code} {detail}; check --model and "
+                        "--base-url"
                     )
             if attempt < self.max_retries:
                 with self._lock:
                     self.retries += 1
                 self._sleep(wait)
         raise EndpointError(
-            f"{url}: {last_problem} on all {self.max_retries + 1} attempts; check that the "
+            f"{shown}: {last_problem} on all {self.max_retries + 1} attempts; check that the "
             f"server is up and reachable at --base-url"
         )
 
@@ -141,7 +146,7 @@ class OpenAICompatibleClient:
             )
         except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             raise EndpointError(
-                f"{self.base_url}/chat/completions: the answer is not an OpenAI chat completion"
+                f"{self.where}/chat/completions: the answer is not an OpenAI chat completion"
             ) from None
 
     def complete(self, prompt: str, **params: Any) -> dict:
@@ -173,3 +178,13 @@ def _count(value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0
     return int(value) if math.isfinite(value) and value >= 0 else 0
+
+
+def redact_url(url):
+    """A URL without user, password and query, for messages and results.json."""
+    if not isinstance(url, str):
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

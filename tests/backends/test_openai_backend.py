@@ -200,3 +200,21 @@ def test_hostile_server_replies_are_invalid_outputs_not_tracebacks(ml100k_build,
     samples = [jsonlib.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
     assert [s["output"] for s in samples] == ["", "", "Heat \ufffd (1995)", "y"]
     assert samples[3]["prompt_tokens"] == 0 and samples[3]["completion_tokens"] == 0
+
+
+def test_a_password_in_the_base_url_is_never_printed(ml100k_build, tmp_path):
+    import socket
+
+    from tests.conftest import run_cli
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://alice:s3cret-pw@127.0.0.1:{port}/v1?token=s3cret-q"
+    result = run_cli(
+        "evaluate", "--model", "openai:m", "--base-url", base, "--dataset", str(ml100k_build),
+        "--limit", "1", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "s3cret" not in result.stderr + result.stdout and "alice" not in result.stderr
+    assert f"http://127.0.0.1:{port}/v1/chat/completions: connection failed" in result.stderr

@@ -145,7 +145,7 @@ class OpenAIBackend:
         """(sum of log-probabilities, token count) of ``continuation`` after ``prefix``."""
         text = prefix + continuation
         body = self.client.complete(text, echo=True, logprobs=1, max_tokens=0, temperature=0)
-        where = f"{self.client.base_url}/completions"
+        where = f"{self.client.where}/completions"
         try:
             logprobs = body["choices"][0]["logprobs"]
             offsets = [int(o) for o in logprobs["text_offset"]]
