@@ -344,6 +344,26 @@ DEFAULT_CONFIGS = ("eval", "items", "interactions")
 ALL_CONFIGS = ("eval", "items", "interactions", "sft", "rl")
 
 
+def _looks_local(path: Path) -> bool:
+    """A missing path meant as a folder here rather than a Hub id: it starts like a path, or
+    its parent folder exists (``out/ml-100k-io``, a typo of a build under ``out/``)."""
+    text = str(path)
+    if text.startswith((".", "/", "~")) or text.count("/") > 1:
+        return True
+    return "/" in text and path.parent.is_dir()
+
+
+def _did_you_mean(path: Path) -> str:
+    import difflib
+
+    parent = path.parent if path.parent.is_dir() else None
+    if parent is None:
+        return ""
+    siblings = [child.name for child in parent.iterdir() if (child / MANIFEST).is_file()]
+    close = difflib.get_close_matches(path.name, siblings, n=1)
+    return f"; did you mean {parent / close[0]}?" if close else ""
+
+
 def open_dataset(
     target: str | Path | Dataset,
     configs: Sequence[str] = DEFAULT_CONFIGS,
@@ -359,6 +379,8 @@ def open_dataset(
         if not path.is_dir():
             raise UserError(f"{path}: not a directory; pass a dataset directory or a Hub repo id")
         return _from_directory(path, source="local", id_=None, revision=None)
+    if _looks_local(path):
+        raise UserError(f"{target}: no such directory{_did_you_mean(path)}")
     try:
         check_repo_id(str(target))
     except UserError:

@@ -7,6 +7,7 @@ for one behind the `ref:` prefix, so that the commands run end to end without a 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import types
@@ -263,3 +264,15 @@ def test_an_unreachable_endpoint_fails_fast_and_leaves_no_output(ml100k_build, t
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "connection failed" in lines[0] and "--base-url" in lines[0]
     assert not out.exists()
+
+
+def test_a_mistyped_local_dataset_path_is_not_sent_to_the_hub(ml100k_build, tmp_path):
+    (tmp_path / "out").mkdir()
+    shutil.copytree(ml100k_build, tmp_path / "out" / "ml-100k-iot")
+    result = run_cli(
+        "evaluate", "--model", "baseline:pop", "--dataset", "out/ml-100k-io", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "r2rec-bench: error: out/ml-100k-io: no such directory; did you mean out/ml-100k-iot?"
+    ]
