@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -28,6 +29,27 @@ def refuse_foreign(target: Path, is_ours: Callable[[Path], bool], what: str) -> 
         )
 
 
+def _remove_stale_staging(target: Path) -> None:
+    """Remove the staging and retired folders that a killed process (SIGKILL, power loss)
+    left beside ``target``: their names carry the process id, and only those of processes
+    that no longer run are removed."""
+    for sibling in target.parent.glob(f".{glob.escape(target.name)}.*-*-*"):
+        kind, _, rest = sibling.name[len(target.name) + 2 :].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind in ("tmp", "old") and pid.isdigit() and sibling.is_dir() and not _alive(int(pid)):
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 @contextmanager
 def atomic_directory(target: Path) -> Iterator[Path]:
     """Yield an empty staging directory that replaces ``target`` only if the block succeeds.
@@ -42,12 +64,15 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         created_parents.append(parent)
         parent = parent.parent
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    _remove_stale_staging(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     os.chmod(staging, 0o755)
     try:
         yield staging
         if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            retired = Path(
+                tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent)
+            )
             os.rename(target, retired / "old")
             os.rename(staging, target)
             shutil.rmtree(retired)
@@ -63,12 +88,21 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         raise
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``: written to a temporary sibling, fsynced, then renamed,
     so a crash leaves the old file or the new one, never a torn one."""
     path = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        # mkstemp creates the file 0600; a results file is as readable as any other output.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -112,3 +112,20 @@ def test_an_output_folder_holding_other_files_is_refused_and_kept(ml100k_raw, ra
     result = run_cli("leaderboard", "build", "--out", str(site), "--quiet")
     assert result.returncode == 2 and "not a leaderboard site written by" in result.stderr
     assert (site / "notes.md").read_text() == "mine"
+
+
+def test_staging_left_by_a_killed_build_is_cleaned_on_the_next(ml100k_raw, tmp_path):
+    import os
+
+    from tests.conftest import run_cli
+
+    out = tmp_path / "ml"
+    dead = tmp_path / ".ml.tmp-999999999-abcd"  # no such process
+    alive = tmp_path / f".ml.tmp-{os.getpid()}-efgh"  # this test's own process
+    for folder in (dead, alive):
+        folder.mkdir()
+        (folder / "half-written.parquet").write_bytes(b"x")
+    result = run_cli("build", "--raw-dir", str(ml100k_raw), "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert not dead.exists() and alive.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "ml"])

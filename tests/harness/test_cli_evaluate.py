@@ -276,3 +276,12 @@ def test_a_mistyped_local_dataset_path_is_not_sent_to_the_hub(ml100k_build, tmp_
     assert result.stderr.strip().splitlines() == [
         "r2rec-bench: error: out/ml-100k-io: no such directory; did you mean out/ml-100k-iot?"
     ]
+
+
+def test_results_are_as_readable_as_the_samples(ml100k_build, tmp_path):
+    result = run_cli("evaluate", "--model", "baseline:pop", "--dataset", str(ml100k_build),
+                     "--limit", "3", "--output-dir", str(tmp_path / "run"), "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "run").iterdir()}
+    assert modes["results.json"] == modes["samples.jsonl"] == modes["run.json"]
+    assert modes["results.json"] & 0o044  # readable by group and others under a usual umask
