@@ -70,7 +70,9 @@ class Entry:
 
     @property
     def page(self) -> str:
-        return f"entries/{self.dataset}--{self.name}.html"
+        # A folder per dataset and split: names are safe folder names, so no two entries can
+        # share a page (dataset--name joined by "--" could: "a--b"/"c" and "a"/"b--c").
+        return f"entries/{self.dataset}/{self.split}/{self.name}.html"
 
     def cell(self, key: str) -> Cell:
         metrics = dict(self.results["metrics"])
@@ -284,10 +286,10 @@ def render_site(boards: list[Board], out: Path) -> None:
         environment.get_template("index.html").render(boards=boards, charts=charts),
         encoding="utf-8",
     )
-    (out / "entries").mkdir()
     page = environment.get_template("entry.html")
     for board in boards:
         for entry in board.entries:
+            (out / entry.page).parent.mkdir(parents=True, exist_ok=True)
             (out / entry.page).write_text(
                 page.render(board=board, entry=entry, columns=board.columns), encoding="utf-8"
             )

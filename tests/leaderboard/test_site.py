@@ -39,9 +39,11 @@ def test_site_files_and_tables(site, evaluated):
         "LEADERBOARD.md",
         "README.md",
         "entries",
-        f"entries/{DATASET}--baseline--pop.html",
-        f"entries/{DATASET}--baseline--random.html",
-        f"entries/{DATASET}--evil.html",
+        f"entries/{DATASET}",
+        f"entries/{DATASET}/test",
+        f"entries/{DATASET}/test/baseline--pop.html",
+        f"entries/{DATASET}/test/baseline--random.html",
+        f"entries/{DATASET}/test/evil.html",
         "index.html",
         "leaderboard.json",
     ]
@@ -81,7 +83,7 @@ def test_site_files_and_tables(site, evaluated):
 
 
 def test_entry_page_shows_configuration_and_reasoning(site, evaluated):
-    page = (site / "entries" / f"{DATASET}--baseline--pop.html").read_text()
+    page = (site / f"entries/{DATASET}/test/baseline--pop.html").read_text()
     pop = json.loads((evaluated["pop"] / "results.json").read_text())
     assert "<h1>baseline:pop</h1>" in page
     assert pop["dataset"]["fingerprint"] in page
@@ -125,7 +127,7 @@ class Fetches(HTMLParser):
 
 
 def test_no_external_assets(site):
-    for page in [site / "index.html", *(site / "entries").glob("*.html")]:
+    for page in [site / "index.html", *(site / "entries").rglob("*.html")]:
         parser = Fetches()
         parser.feed(page.read_text())
         assert parser.fetches == [], page
@@ -133,7 +135,7 @@ def test_no_external_assets(site):
 
 
 def test_markup_in_names_and_reasoning_is_text(site):
-    for path in [site / "index.html", site / f"entries/{DATASET}--evil.html"]:
+    for path in [site / "index.html", site / f"entries/{DATASET}/test/evil.html"]:
         text = path.read_text()
         assert EVIL not in text and "<img" not in text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in text
@@ -167,3 +169,16 @@ def test_empty_leaderboard_builds(tmp_path, ml100k_build):
     (tmp_path / "submissions").mkdir()
     assert build(tmp_path / "submissions", ml100k_build, tmp_path / "site").returncode == 0
     assert "No verified submissions yet." in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_entries_whose_joined_names_would_collide_get_their_own_pages():
+    """ "a--b" on dataset "c" and "a" on "b--c" were one page when pages were named
+    dataset--name; two splits of one model were one page too."""
+    from r2rec_bench.leaderboard.site import Entry
+
+    pages = {
+        Entry("a--b", "test", "c", {}, []).page,
+        Entry("a", "test", "b--c", {}, []).page,
+        Entry("a", "validation", "b--c", {}, []).page,
+    }
+    assert len(pages) == 3

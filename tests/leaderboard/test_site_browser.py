@@ -117,7 +117,7 @@ def test_sort_open_entry_and_markup_stays_text(served, browser, evaluated):
 
     # The entry page a reader opens from the table.
     browser.find_element(By.LINK_TEXT, "baseline:pop").click()
-    assert browser.current_url.endswith(f"/entries/{DATASET}--baseline--pop.html")
+    assert browser.current_url.endswith(f"/entries/{DATASET}/test/baseline--pop.html")
     assert browser.find_element(By.TAG_NAME, "h1").text == "baseline:pop"
     text = browser.find_element(By.TAG_NAME, "body").text
     hr1 = pop["hr@1"]
@@ -126,7 +126,7 @@ def test_sort_open_entry_and_markup_stays_text(served, browser, evaluated):
     assert len(browser.find_elements(By.CSS_SELECTOR, "article.sample pre")) == 3
 
     # The evil entry's page: the name and the reasoning are visible text.
-    browser.get(f"{served}/entries/{DATASET}--evil.html")
+    browser.get(f"{served}/entries/{DATASET}/test/evil.html")
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text  # noqa: B018
     assert browser.find_element(By.TAG_NAME, "h1").text == EVIL
