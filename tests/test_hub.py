@@ -330,3 +330,24 @@ def test_a_manifest_nested_too_deep_is_one_line(ml100k_build, tmp_path):
             f"r2rec-bench: error: {copy / 'MANIFEST.json'}: JSON nested too deep to be a "
             "manifest; rebuild it with `r2rec-bench build`"
         ]
+
+
+def test_publish_never_follows_a_link_out_of_the_dataset(ml100k_build, tmp_path):
+    from tests.conftest import run_cli
+
+    copy = tmp_path / "linked"
+    shutil.copytree(ml100k_build, copy)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the Hub")
+    card = copy / "README.md"
+    text = card.read_bytes()
+    card.unlink()
+    # The link points at a file with the card's very bytes, so that only the link is wrong.
+    secret.write_bytes(text)
+    card.symlink_to(secret)
+    result = run_cli("publish", str(copy), "--repo-id", "org/name", "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"r2rec-bench: error: {card}: a symbolic link; publish uploads plain files of the "
+        "dataset folder only; rebuild it with `r2rec-bench build`"
+    ]

@@ -93,6 +93,12 @@ def _verified_files(directory: Path, manifest: dict) -> list[PlannedFile]:
         if parts.is_absolute() or ".." in parts.parts:
             raise UserError(f"{manifest_path}: file `{path}` lies outside the dataset; {REBUILD}")
         local = directory / path
+        # A link would upload whatever it points at, possibly from outside the dataset.
+        if any(p.is_symlink() for p in [local, *local.parents] if p.is_relative_to(directory)):
+            raise UserError(
+                f"{local}: a symbolic link; publish uploads plain files of the dataset folder "
+                f"only; {REBUILD}"
+            )
         if not local.is_file():
             raise UserError(f"{local}: listed in {MANIFEST} but missing; {REBUILD}")
         digest = sha256_file(local)
