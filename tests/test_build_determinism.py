@@ -129,3 +129,18 @@ def test_staging_left_by_a_killed_build_is_cleaned_on_the_next(ml100k_raw, tmp_p
     assert result.returncode == 0, result.stderr
     assert not dead.exists() and alive.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "ml"])
+
+
+def test_an_item_listed_twice_in_the_catalog_is_an_error_naming_both(raw_copy, tmp_path):
+    from tests.conftest import run_cli
+
+    item_file = next(raw_copy.glob("*.item"))
+    lines = item_file.read_text(encoding="utf-8").splitlines()
+    lines.append(lines[2].replace("GoldenEye", "GoldenEye, a second title"))  # item 2 again
+    item_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (raw_copy / "SHA256SUMS").unlink(missing_ok=True)  # an edited copy: no recorded sums
+    result = run_cli("build", "--raw-dir", str(raw_copy), "--out", str(tmp_path / "o"), "--quiet")
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "item id '2' is listed twice in the catalog (entries 2 and 1,683)" in line
+    assert not (tmp_path / "o").exists()

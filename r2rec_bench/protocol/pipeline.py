@@ -215,6 +215,21 @@ def _split_with_candidates(
     )
 
 
+def _catalog_rows(log: RawLog) -> dict[str, int]:
+    """Catalog row of each item id. An id listed twice is an error naming both entries: which
+    entry to keep would depend on the row order, and with it the titles and the fingerprint."""
+    rows: dict[str, int] = {}
+    for row, item_id in enumerate(log.catalog.item_id):
+        first = rows.setdefault(item_id, row)
+        if first != row:
+            shown = str(item_id)[:80]
+            raise UserError(
+                f"{log.source}: item id {shown!r} is listed twice in the catalog (entries "
+                f"{first + 1:,} and {row + 1:,}); keep one entry per item in the item file"
+            )
+    return rows
+
+
 def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
     """Apply DESIGN.md §4 to ``log``: the result does not depend on the raw row order."""
     raw = log.interactions
@@ -227,7 +242,7 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
     steps = [_count("raw log", user_codes, item_codes)]
 
     # Attach the catalog: items without a catalog entry or a title cannot be shown to a model.
-    catalog_row = {item_id: row for row, item_id in enumerate(log.catalog.item_id)}
+    catalog_row = _catalog_rows(log)
     item_catalog_row = np.array([catalog_row.get(i, -1) for i in item_ids], dtype=np.int64)
     item_titles = [
         _clean_title(log.catalog.title[row]) if row >= 0 else "" for row in item_catalog_row
