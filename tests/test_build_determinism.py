@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from r2rec_bench.build import build
 from r2rec_bench.hashing import sha256_file
@@ -144,3 +145,27 @@ def test_an_item_listed_twice_in_the_catalog_is_an_error_naming_both(raw_copy, t
     (line,) = result.stderr.strip().splitlines()
     assert "item id '2' is listed twice in the catalog (entries 2 and 1,683)" in line
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("column", ["user", "timestamp"])
+def test_an_absurdly_long_field_is_one_short_line(raw_copy, tmp_path, column):
+    """20 MB in one field: as a user id it once made numpy ask for tens of GB; as a timestamp
+    it was echoed whole into the error message."""
+    from tests.conftest import run_cli
+
+    inter = next(raw_copy.glob("*.inter"))
+    lines = inter.read_text(encoding="utf-8").splitlines()
+    user, item, rating, stamp = lines[1].split("\t")
+    huge = "9" * 20_000_000 + "x"
+    fields = [huge, item, rating, stamp] if column == "user" else [user, item, rating, huge]
+    lines.insert(1, "\t".join(fields))
+    inter.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (raw_copy / "SHA256SUMS").unlink(missing_ok=True)
+    result = run_cli("build", "--raw-dir", str(raw_copy), "--out", str(tmp_path / "o"), "--quiet")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert len(line) < 400, line[:400]
+    if column == "user":
+        assert "a user id of 20,000,001 characters" in line
+    else:
+        assert ":2: field 'timestamp' is '9999" in line

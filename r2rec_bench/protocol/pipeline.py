@@ -235,8 +235,11 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
     raw = log.interactions
     if len(raw) == 0:
         raise UserError(f"{log.source}: the interaction log is empty; check the raw files")
-    user_codes, user_ids = factorize_sorted(raw.user_id)
-    item_codes, item_ids = factorize_sorted(raw.item_id)
+    try:
+        user_codes, user_ids = factorize_sorted(raw.user_id, "user id")
+        item_codes, item_ids = factorize_sorted(raw.item_id, "item id")
+    except UserError as exc:
+        raise UserError(f"{log.source}: {exc}") from None
     timestamps = np.asarray(raw.timestamp, dtype=np.int64)
     ratings = np.asarray(raw.rating, dtype=np.float64)
     steps = [_count("raw log", user_codes, item_codes)]

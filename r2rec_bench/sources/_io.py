@@ -132,7 +132,7 @@ def parse_numbers(
         kind = "a whole number" if integer else "a number"
         raise UserError(
             f"{at(path, header_lines + row + 1)}: field {label!r} is "
-            f"{frame[column].iloc[row]!r}, not {kind}; fix or remove that line"
+            f"{show(frame[column].iloc[row])}, not {kind}; fix or remove that line"
         )
     return values.astype(np.int64) if integer else values
 
@@ -162,7 +162,10 @@ def numbered_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, s
 
 
 def show(value: object, limit: int = 40) -> str:
-    """A value's repr cut to ``limit`` characters, for one-line error messages."""
+    """A value's repr cut to ``limit`` characters, for one-line error messages (a hostile
+    file may hold megabytes in one field: it is cut before it is copied)."""
+    if isinstance(value, (str, bytes)) and len(value) > limit:
+        value = value[:limit]
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

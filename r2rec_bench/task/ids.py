@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from r2rec_bench.errors import UserError
+
 
 def id_sort_order(ids: np.ndarray) -> np.ndarray:
     """The permutation that sorts ``ids`` (numerically when every id is a whole number)."""
@@ -23,10 +25,24 @@ def id_sort_order(ids: np.ndarray) -> np.ndarray:
     return np.argsort(text, kind="stable")
 
 
-def factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``codes`` (int64, into ``uniques``) and the distinct ids as strings in sorted order."""
+MAX_ID_LENGTH = 1024  # far above any real id; a longer one is a broken or hostile file
+
+
+def factorize_sorted(values: np.ndarray, what: str = "id") -> tuple[np.ndarray, np.ndarray]:
+    """``codes`` (int64, into ``uniques``) and the distinct ids as strings in sorted order.
+
+    ``UserError`` for an id longer than :data:`MAX_ID_LENGTH` characters: sorting ids as text
+    allocates the longest one's size for every id, so one 200 MB id would ask for terabytes.
+    """
     codes, uniques = pd.factorize(values, sort=False)
     uniques = np.asarray(uniques)
+    if uniques.dtype == object and len(uniques):
+        longest = max(len(str(u)) for u in uniques)
+        if longest > MAX_ID_LENGTH:
+            raise UserError(
+                f"a {what} of {longest:,} characters (ids of more than {MAX_ID_LENGTH:,} are "
+                "refused); check the file's separator and columns"
+            )
     order = id_sort_order(uniques)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
