@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -208,6 +209,19 @@ def _check_output(out: Path, source_dir: Path) -> None:
             "choose another output folder"
         )
     refuse_foreign(out, lambda folder: (folder / MANIFEST).is_file(), "a dataset")
+    _check_writable(out)
+
+
+def _check_writable(out: Path) -> None:
+    """Fail before the work, not after it, when ``out`` cannot be written."""
+    existing = Path(out).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(
+            f"--out {out}: {existing} is not a folder this process can write to; choose "
+            "another output folder"
+        )
 
 
 def _verified_steps(traces: list[Trace]) -> dict:

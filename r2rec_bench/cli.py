@@ -197,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"r2rec-bench: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # unreadable file, disk full, a folder where a file should be...
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        print(
+            f"r2rec-bench: error: {where}{reason}; check the path, its permissions and the "
+            "free disk space",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print("r2rec-bench: interrupted", file=sys.stderr)
         return 130

@@ -169,3 +169,37 @@ def test_an_absurdly_long_field_is_one_short_line(raw_copy, tmp_path, column):
         assert "a user id of 20,000,001 characters" in line
     else:
         assert ":2: field 'timestamp' is '9999" in line
+
+
+def _one_line_error(args: list[str]) -> str:
+    from tests.conftest import run_cli
+
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr[-800:]
+    (line,) = result.stderr.strip().splitlines()
+    return line
+
+
+def test_os_errors_on_raw_files_are_one_line(raw_copy, tmp_path):
+    out = str(tmp_path / "o")
+    item = next(raw_copy.glob("*.item"))
+    original = item.read_bytes()
+    item.write_bytes(b"\xff\xfe" + original)  # not UTF-8
+    (raw_copy / "SHA256SUMS").unlink(missing_ok=True)
+    line = _one_line_error(["build", "--raw-dir", str(raw_copy), "--out", out, "--quiet"])
+    assert f"{item}:1: byte 0 is not valid UTF-8" in line
+    item.unlink()
+    item.mkdir()  # unreadable: a folder where the file should be
+    line = _one_line_error(["build", "--raw-dir", str(raw_copy), "--out", out, "--quiet"])
+    assert f"{raw_copy}: missing file {item.name}" in line
+
+
+def test_an_unwritable_out_fails_before_the_work(ml100k_raw, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = blocker / "dataset"
+    line = _one_line_error(["build", "--raw-dir", str(ml100k_raw), "--out", str(out), "--quiet"])
+    assert line == (
+        f"r2rec-bench: error: --out {out}: {blocker} is not a folder this process can write "
+        "to; choose another output folder"
+    )

@@ -133,3 +133,24 @@ def test_fetch_verifies_the_cached_files(ml100k_raw):
     assert sorted(json.loads(result.stdout)["files"]) == [
         "ml-100k.inter", "ml-100k.item", "ml-100k.user"
     ]  # fmt: skip
+
+
+def test_an_os_error_anywhere_is_one_line_naming_the_path(tmp_path, monkeypatch, capsys):
+    """Disk full, a permission denied: whatever a command was doing, one line and exit 2."""
+    import errno
+
+    from r2rec_bench import cli
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.parquet"))
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["data", "info", str(tmp_path)])
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+    args.handler = full
+    assert cli.main([]) == 2
+    assert capsys.readouterr().err == (
+        f"r2rec-bench: error: {tmp_path / 'x.parquet'}: No space left on device; check the "
+        "path, its permissions and the free disk space\n"
+    )

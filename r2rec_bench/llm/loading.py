@@ -160,6 +160,7 @@ def load_causal_lm(
     into the weights for speed. The tokenizer pads on the left (batched generation needs the
     prompts to end together) and falls back to the end-of-sequence token as its pad token.
     """
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model_dir, _ = resolve_model_dir(model, trust_remote_code=trust_remote_code)
@@ -177,7 +178,7 @@ def load_causal_lm(
             trust_remote_code=trust_remote_code,
             device_map=str(torch_device),
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         hint = (
             "; it needs trust_remote_code (code from the model repo), off unless asked for"
             if "trust_remote_code" in str(exc)

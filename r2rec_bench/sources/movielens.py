@@ -102,8 +102,13 @@ def read_ml100k_grouplens(raw_dir: Path) -> RawLog:
 def _atomic_header(path: Path) -> list[str]:
     """Column names of a RecBole atomic file (``name:type`` tab-separated header)."""
 
-    with open_text(path) as handle:
-        header = handle.readline().rstrip("\r\n").split("\t")
+    try:
+        with open_text(path) as handle:
+            header = handle.readline().rstrip("\r\n").split("\t")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{at(path, 1)}: byte {exc.start} is not valid UTF-8; is this the right file?"
+        ) from None
     return [field.split(":", 1)[0] for field in header]
 
 

@@ -256,3 +256,17 @@ def test_the_harness_resolves_model_paths_to_this_backend(tiny_lm):
     assert backend.describe()["seed"] == 1
     with pytest.raises(UserError, match="--base-url"):
         resolve_backend(str(tiny_lm), base_url="http://127.0.0.1:9/v1")
+
+
+def test_a_corrupt_safetensors_file_is_one_line(tiny_lm, ml100k_build, tmp_path):
+    from tests.conftest import run_cli
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_lm, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    result = run_cli("evaluate", "--model", str(broken), "--dataset", str(ml100k_build),
+                     "--limit", "1", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"r2rec-bench: error: {broken}: cannot load it as a causal LM")
