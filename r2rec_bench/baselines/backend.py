@@ -66,12 +66,14 @@ def make_baseline_backend(
     dataset: str | Path | None = None,
     seed: int | None = 0,
     cache_dir: Path | None = None,
+    quiet: bool = True,
     **options,
 ) -> BaselineBackend:
     """The backend for ``baseline:<name>``, fitted on ``dataset``'s training interactions
     (or loaded from the cache). Options named like one of the baseline's hyper-parameters
     override it; any other option (a harness setting such as ``batch_size``) does not
-    concern a classical model and is ignored."""
+    concern a classical model and is ignored. Unless ``quiet``, fitting shows each epoch's
+    validation HR@1."""
     cls = baseline_class(name)
     if dataset is None:
         raise UserError(
@@ -81,5 +83,5 @@ def make_baseline_backend(
     hyperparameters = {key: value for key, value in options.items() if key in cls.DEFAULTS}
     baseline = cls(**hyperparameters)
     data = load_training_data(dataset)
-    report = fit_or_load(baseline, data, 0 if seed is None else int(seed), cache_dir)
+    report = fit_or_load(baseline, data, 0 if seed is None else int(seed), cache_dir, quiet=quiet)
     return BaselineBackend(baseline, report)

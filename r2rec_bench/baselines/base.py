@@ -65,9 +65,11 @@ class Baseline(ABC):
         self.hyperparameters = {**self.DEFAULTS, **hyperparameters}
         self.data: TrainingData | None = None
 
-    def fit(self, data: TrainingData, seed: int) -> FitReport:
-        """Train on ``data`` (training interactions; validation for early stopping)."""
+    def fit(self, data: TrainingData, seed: int, *, quiet: bool = True) -> FitReport:
+        """Train on ``data`` (training interactions; validation for early stopping); unless
+        ``quiet``, each epoch shows its validation HR@1 on stderr."""
         self.data = data
+        self.quiet = quiet
         report = self._report(seed)
         start = time.perf_counter()
         self._fit(data, seed, report)
@@ -134,12 +136,21 @@ def validation_hr1(scorer: Callable[..., np.ndarray], split: EvalSplit) -> float
 
 class EarlyStopping:
     """Keep the best epoch by validation HR@1; stop after ``patience`` epochs without a
-    strict improvement (a tie keeps the earlier, less trained weights)."""
+    strict improvement (a tie keeps the earlier, less trained weights). A progress bar on
+    stderr shows each epoch's validation HR@1 unless ``quiet``."""
 
-    def __init__(self, patience: int, report: FitReport) -> None:
+    def __init__(
+        self, patience: int, report: FitReport, *, max_epochs: int = 0, quiet: bool = True
+    ) -> None:
+        from tqdm.auto import tqdm
+
         self.patience = patience
         self.report = report
         self.best = -1.0
+        self.bar = tqdm(
+            total=max_epochs or None, desc=f"{report.name} epochs", unit=" epoch",
+            disable=quiet, leave=False,
+        )  # fmt: skip
 
     def step(self, epoch: int, hr1: float) -> tuple[bool, bool]:
         """Record ``epoch`` (1-based); returns (improved, stop)."""
@@ -150,4 +161,11 @@ class EarlyStopping:
             self.best = hr1
             self.report.best_epoch = epoch
             self.report.best_validation_hr1 = hr1
-        return improved, epoch - self.report.best_epoch >= self.patience
+        stop = epoch - self.report.best_epoch >= self.patience
+        self.bar.set_postfix_str(
+            f"val HR@1 {hr1:.4f} (best {self.best:.4f} at epoch {self.report.best_epoch})"
+        )
+        self.bar.update(1)
+        if stop:
+            self.bar.close()
+        return improved, stop

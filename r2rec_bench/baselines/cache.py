@@ -49,6 +49,7 @@ def fit_or_load(
     seed: int,
     cache_dir: Path | None = None,
     refit: bool = False,
+    quiet: bool = True,
 ) -> FitReport:
     """Load ``baseline``'s fitted state from the cache, or fit it and store it.
 
@@ -63,7 +64,7 @@ def fit_or_load(
             report.from_cache = True
             report.cache_key = key
             return report
-    report = baseline.fit(data, seed)
+    report = baseline.fit(data, seed, quiet=quiet)
     report.cache_key = key
     with atomic_directory(entry) as staging:
         np.savez(staging / "state.npz", **baseline.state())

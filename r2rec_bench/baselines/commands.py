@@ -53,7 +53,9 @@ def cmd_baselines_train(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{cls.name}: fitting or loading...", file=sys.stderr, flush=True)
         baseline = cls()
-        report = fit_or_load(baseline, data, args.seed, refit=args.refit)
+        report = fit_or_load(
+            baseline, data, args.seed, refit=args.refit, quiet=args.quiet or args.json
+        )
         rows.append(
             {
                 "name": cls.name,

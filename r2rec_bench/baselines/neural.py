@@ -71,7 +71,9 @@ class TorchBaseline(Baseline):
                 self.model.parameters(), lr=hyper["learning_rate"], weight_decay=hyper["l2"]
             )
             rng = np.random.default_rng(seed)
-            stopping = EarlyStopping(hyper["patience"], report)
+            stopping = EarlyStopping(
+                hyper["patience"], report, max_epochs=hyper["max_epochs"], quiet=self.quiet
+            )
             for epoch in range(1, hyper["max_epochs"] + 1):
                 self.model.train()
                 for loss in self._losses(data, rng):
@@ -83,6 +85,7 @@ class TorchBaseline(Baseline):
                     best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 if stop:
                     break
+            stopping.bar.close()
             self.model.load_state_dict(best)
 
     def _score(self, users, histories, codes):

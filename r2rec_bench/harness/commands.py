@@ -98,7 +98,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )  # fmt: skip
     # A folder that holds another run is refused now, not after minutes of model loading.
     check_output_dir(Path(output_dir) / (f"shard-{shard[0]}-of-{shard[1]}" if shard else ""), early)
-    backend = resolve_backend(args.model, **options, seed=args.seed, dataset=dataset.root)
+    backend = resolve_backend(
+        args.model, **options, seed=args.seed, dataset=dataset.root, quiet=args.quiet or args.json
+    )
     results = run_evaluation(
         backend,
         dataset,

@@ -76,3 +76,21 @@ def test_a_second_process_on_the_same_folder_stops_at_once(ml100k_build, tmp_pat
         "to finish or use another --output-dir"
     ]
     assert not (out / "samples.jsonl").exists()
+
+
+def test_fitting_through_evaluate_shows_each_epochs_validation_hr1(ml100k_build, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("r2rec-bench")
+    env = {**os.environ, "R2REC_BENCH_CACHE": str(tmp_path / "cache")}  # nothing cached
+    result = subprocess.run(
+        [str(script), "evaluate", "--model", "baseline:bpr", "--dataset", str(ml100k_build),
+         "--limit", "5", "--output-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-800:]
+    assert "bpr epochs" in result.stderr and "val HR@1 0." in result.stderr
+    assert "best" in result.stderr

@@ -41,7 +41,7 @@ _KINDS = {
 
 # Options the harness hands to every backend that can use them; the others are the user's
 # flags, and a flag that a backend cannot take is an error rather than silently ignored.
-CONTEXT_OPTIONS = frozenset({"seed", "dataset", "batch_size"})
+CONTEXT_OPTIONS = frozenset({"seed", "dataset", "batch_size", "quiet"})
 # Options with a flag of their own in `evaluate`; any other comes from --model-args.
 FLAG_OPTIONS = frozenset({"batch_size", "max_new_tokens", "adapter", "base_url", "rank_score"})
 
