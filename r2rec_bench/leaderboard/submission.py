@@ -9,7 +9,6 @@ problem is a :class:`Rejected` whose message names the file (and line) and the f
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ class Submission:
     results: dict
     samples: list[dict]
     lines: list[int]  # samples.jsonl line number of each sample, for error messages
-    answers_sha256: str  # sha256 over the users' output hashes: equal outputs, equal hash
+    answers: frozenset  # (user id, output sha256) pairs: what the run answered
 
     @property
     def dataset_name(self) -> str:
@@ -111,11 +110,19 @@ def _parse_samples(path: Path, data: bytes) -> tuple[list[dict], list[int]]:
     return samples, lines
 
 
-def answers_sha256(samples: list[dict]) -> str:
-    """One hash of what a run answered (user ids and output hashes, in user order), so that
-    the same answers submitted twice are found whatever the timings or file order."""
-    pairs = sorted(f"{s['user_id']}\t{s.get('output_sha256')}" for s in samples)
-    return hashlib.sha256("\n".join(pairs).encode()).hexdigest()
+# Share of users with byte-identical answers from which two submissions are one: one changed
+# byte in one output must not make a copy new, and two honest runs share far fewer.
+NEAR_DUPLICATE = 0.9
+
+
+def answer_pairs(samples: list[dict]) -> frozenset:
+    """What a run answered, user by user (output hashes), whatever the timings or order."""
+    return frozenset((s["user_id"], s.get("output_sha256")) for s in samples)
+
+
+def shared_answers(a: frozenset, b: frozenset) -> float:
+    """Share of users answered byte-identically by two runs (of the larger run's users)."""
+    return len(a & b) / max(len(a), len(b), 1)
 
 
 def read_submission(folder: Path, name: str | None = None) -> Submission:
@@ -133,7 +140,7 @@ def read_submission(folder: Path, name: str | None = None) -> Submission:
         results=results,
         samples=samples,
         lines=lines,
-        answers_sha256=answers_sha256(samples),
+        answers=answer_pairs(samples),
     )
 
 

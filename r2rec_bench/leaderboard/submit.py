@@ -13,9 +13,11 @@ from r2rec_bench.errors import UserError, one_line
 from r2rec_bench.harness.runner import model_slug
 from r2rec_bench.leaderboard.submission import (
     FILES,
+    NEAR_DUPLICATE,
     Rejected,
     check_name,
     read_submission,
+    shared_answers,
 )
 from r2rec_bench.leaderboard.verify import DEFAULT_PINS, DatasetFinder, verify_submission
 from r2rec_bench.task.dataset import check_repo_id
@@ -40,14 +42,15 @@ class SubmitPlan:
         return line + (f"\npull request: {self.pr_url}" if self.pr_url else "")
 
 
-def _duplicate_in_folder(folder: Path, name: str, answers: str) -> str | None:
+def _duplicate_in_folder(folder: Path, name: str, answers: frozenset) -> str | None:
     """Why ``name`` cannot be filed in ``folder`` (a dataset's submissions), or None."""
     if (folder / name).exists():
         return f"{folder / name} already exists; choose another --name"
     for existing in sorted(folder.iterdir()) if folder.is_dir() else []:
         try:
-            if read_submission(existing).answers_sha256 == answers:
-                return f"{existing} holds the same answers for the same users"
+            share = shared_answers(read_submission(existing).answers, answers)
+            if share >= NEAR_DUPLICATE:
+                return f"{existing} answers {share:.1%} of the users byte-identically"
         except Rejected:
             continue  # a broken neighbour is verify's business, not a duplicate
     return None
@@ -126,7 +129,7 @@ def submit(
         destination = f"hub:{hub}/submissions/{dataset}/{name}"
     else:
         folder = (to or DEFAULT_SUBMISSIONS) / dataset
-        duplicate = _duplicate_in_folder(folder, name, submission.answers_sha256)
+        duplicate = _duplicate_in_folder(folder, name, submission.answers)
         if duplicate:
             raise UserError(f"rejected: a duplicate: {duplicate}")
         destination = str(folder / name)

@@ -28,12 +28,14 @@ from r2rec_bench.errors import UserError
 from r2rec_bench.faithfulness import aggregate, rescore_static
 from r2rec_bench.hashing import canonical_json, sha256_text
 from r2rec_bench.leaderboard.submission import (
+    NEAR_DUPLICATE,
     RESULTS,
     SAMPLES,
     Rejected,
     Submission,
     read_submission,
     scan,
+    shared_answers,
 )
 from r2rec_bench.task.dataset import ALL_CONFIGS, Dataset, open_dataset
 from r2rec_bench.task.records import EvalExample
@@ -334,17 +336,29 @@ def verify_folder(folder: Path, finder: DatasetFinder, name: str | None = None) 
     return Verdict(submission.dataset_name, submission.name, folder, None, submission)
 
 
+def _near_duplicate_of(submission: Submission, accepted: list[Submission]) -> Submission | None:
+    for other in accepted:
+        same_board = (other.dataset_name, other.results["split"]) == (
+            submission.dataset_name,
+            submission.results["split"],
+        )
+        if same_board and shared_answers(submission.answers, other.answers) >= NEAR_DUPLICATE:
+            return other
+    return None
+
+
 def verify_tree(root: Path, finder: DatasetFinder) -> list[Verdict]:
     """Verify every submission under a submissions root, in sorted order.
 
-    A submission must sit under the folder of the dataset it names; one whose answers equal
-    an accepted submission's (the same outputs for the same users) is a duplicate.
+    A submission must sit under the folder of the dataset it names; one that answers at least
+    :data:`NEAR_DUPLICATE` of its users byte-identically to an accepted submission on the same
+    dataset is a duplicate (one changed byte does not make a copy new).
     """
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"{root}: no such folder; pass a submissions folder")
     verdicts = []
-    accepted_by_answers: dict[tuple[str, str], str] = {}
+    accepted: list[Submission] = []
     for slot in scan(root):
         if slot.problem:
             verdicts.append(Verdict(slot.dataset, slot.name, slot.path, slot.problem))
@@ -352,7 +366,7 @@ def verify_tree(root: Path, finder: DatasetFinder) -> list[Verdict]:
         verdict = verify_folder(slot.path, finder)
         if verdict.accepted:
             submission = verdict.submission
-            key = (submission.dataset_name, submission.answers_sha256)
+            original = _near_duplicate_of(submission, accepted)
             if submission.dataset_name != slot.dataset:
                 verdict = Verdict(
                     slot.dataset,
@@ -361,15 +375,16 @@ def verify_tree(root: Path, finder: DatasetFinder) -> list[Verdict]:
                     f"{slot.path}: filed under {slot.dataset}/ but results.json is on dataset "
                     f"{submission.dataset_name}; move it to {submission.dataset_name}/",
                 )
-            elif key in accepted_by_answers:
+            elif original is not None:
+                share = shared_answers(submission.answers, original.answers)
                 verdict = Verdict(
                     slot.dataset,
                     slot.name,
                     slot.path,
-                    f"{slot.path}: a duplicate of {accepted_by_answers[key]} (the same "
-                    "answers for the same users); remove one",
+                    f"{slot.path}: a duplicate of {original.dataset_name}/{original.name} "
+                    f"({share:.1%} of the users answered byte-identically); remove one",
                 )
             else:
-                accepted_by_answers[key] = f"{slot.dataset}/{slot.name}"
+                accepted.append(submission)
         verdicts.append(verdict)
     return verdicts

@@ -20,13 +20,16 @@ EVIL = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 @pytest.fixture(scope="session")
 def evaluated(ml100k_build, tmp_path_factory) -> dict[str, Path]:
-    """model -> the output directory of `r2rec-bench evaluate --model baseline:<model>`."""
+    """model -> the output directory of `r2rec-bench evaluate --model baseline:<model>`, and
+    "hallucinator" -> that of `ref:hallucinator` (the base of the site's markup entry: a
+    model of its own, so that it is no near-duplicate of a baseline)."""
     root = tmp_path_factory.mktemp("evaluated")
     runs = {}
-    for model in MODELS:
+    specs = {model: f"baseline:{model}" for model in MODELS} | {"hallucinator": "ref:hallucinator"}
+    for model, spec in specs.items():
         out = root / model
         result = run_cli(
-            "evaluate", "--model", f"baseline:{model}", "--dataset", str(ml100k_build),
+            "evaluate", "--model", spec, "--dataset", str(ml100k_build),
             "--output-dir", str(out), "--quiet",
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
@@ -47,8 +50,8 @@ def file_submission(run: Path, root: Path, name: str) -> Path:
 def submissions(evaluated, tmp_path) -> Path:
     """A submissions folder holding the two baselines, as `submit` files them."""
     root = tmp_path / "submissions"
-    for model, run in evaluated.items():
-        file_submission(run, root, f"baseline--{model}")
+    for model in MODELS:
+        file_submission(evaluated[model], root, f"baseline--{model}")
     return root
 
 

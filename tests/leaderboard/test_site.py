@@ -26,7 +26,7 @@ def build(submissions: Path, dataset: Path, out: Path):
 
 @pytest.fixture
 def site(submissions, evaluated, ml100k_build, tmp_path) -> Path:
-    make_evil(file_submission(evaluated["random"], submissions, "evil"), ml100k_build)
+    make_evil(file_submission(evaluated["hallucinator"], submissions, "evil"), ml100k_build)
     out = tmp_path / "site"
     result = build(submissions, ml100k_build, out)
     assert result.returncode == 0, result.stderr

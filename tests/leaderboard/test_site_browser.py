@@ -33,7 +33,7 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get(
 @pytest.fixture
 def served(submissions, evaluated, ml100k_build, tmp_path):
     """The site of three entries (one named with markup), served on a free localhost port."""
-    make_evil(file_submission(evaluated["random"], submissions, "evil"), ml100k_build)
+    make_evil(file_submission(evaluated["hallucinator"], submissions, "evil"), ml100k_build)
     site = tmp_path / "site"
     result = run_cli(
         "leaderboard", "build", "--submissions", str(submissions), "--out", str(site),

@@ -41,7 +41,7 @@ def test_submit_files_the_two_files(evaluated, ml100k_build, tmp_path):
         "--name", "pop-again",
     )  # fmt: skip
     assert renamed.returncode == 2
-    assert "holds the same answers for the same users" in renamed.stderr
+    assert "answers 100.0% of the users byte-identically" in renamed.stderr
 
 
 def test_dry_run_writes_nothing(evaluated, ml100k_build, tmp_path):

@@ -244,7 +244,18 @@ def test_tampering_is_rejected_with_its_reason(kind, submissions, ml100k_build):
 def test_duplicate_is_rejected(submissions, ml100k_build):
     shutil.copytree(submissions / POP, submissions / DATASET / "pop-again")
     line = rejection(verify(submissions, ml100k_build), f"{DATASET}/pop-again")
-    assert f"a duplicate of {POP} (the same answers for the same users)" in line
+    assert f"a duplicate of {POP} (100.0% of the users answered byte-identically)" in line
+
+
+def test_a_copy_with_one_byte_changed_is_still_a_duplicate(submissions, ml100k_build):
+    copy = submissions / DATASET / "pop-again"
+    shutil.copytree(submissions / POP, copy)
+    samples = read_samples(copy)
+    samples[0]["output"] += "\n"  # after </answer>: the answer and every figure stay the same
+    samples[0]["output_sha256"] = hashlib.sha256(samples[0]["output"].encode()).hexdigest()
+    write_samples(copy, samples)
+    line = rejection(verify(submissions, ml100k_build), f"{DATASET}/pop-again")
+    assert f"a duplicate of {POP} (99.9% of the users answered byte-identically)" in line
 
 
 def test_misfiled_submission_is_rejected(submissions, ml100k_build):
