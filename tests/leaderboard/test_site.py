@@ -182,3 +182,25 @@ def test_entries_whose_joined_names_would_collide_get_their_own_pages():
         Entry("a", "validation", "b--c", {}, []).page,
     }
     assert len(pages) == 3
+
+
+def test_parser_options_and_reported_figures_are_shown(
+    submissions, evaluated, ml100k_build, tmp_path
+):
+    from tests.leaderboard.conftest import edit_results
+
+    folder = file_submission(evaluated["hallucinator"], submissions, "fuzzy-reader")
+    # Read with fuzzy title matching: its exact titles parse the same, so it verifies, but a
+    # visitor must see that its answers were read leniently.
+    edit_results(folder, lambda r: r["parser"].update(fuzzy=True))
+    out = tmp_path / "site"
+    result = build(submissions, ml100k_build, out)
+    assert result.returncode == 0, result.stderr
+    index = (out / "index.html").read_text()
+    assert (
+        'fuzzy-reader.html">ref:hallucinator</a> <span class="ci">(fuzzy title matching)' in index
+    )
+    assert "Compr. gap (reported)</button>" in index and "Suff. gap (reported)</button>" in index
+    board = json.loads((out / "leaderboard.json").read_text())["boards"][0]
+    (entry,) = [e for e in board["entries"] if e["name"] == "fuzzy-reader"]
+    assert entry["parser"]["fuzzy"] is True
