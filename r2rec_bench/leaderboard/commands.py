@@ -76,6 +76,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from r2rec_bench.leaderboard.reproduce import reproduce
+    from r2rec_bench.leaderboard.submission import Rejected
+    from r2rec_bench.leaderboard.verify import DatasetFinder
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit {args.limit}: must be at least 1")
+    finder = DatasetFinder(args.dataset, args.pins)
+    try:
+        outcome = reproduce(
+            args.path, finder, limit=args.limit, base_url=args.base_url, quiet=args.quiet
+        )
+    except Rejected as exc:
+        raise UserError(f"rejected: {exc}") from None
+    if args.json:
+        print_json({**vars(outcome), "reproduced": outcome.reproduced})
+    else:
+        print(outcome.describe(str(args.path)))
+    return 0 if outcome.reproduced else 1
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from r2rec_bench.atomic import atomic_directory, refuse_foreign
     from r2rec_bench.leaderboard.site import collect, render_site
@@ -158,6 +179,23 @@ def register(subcommands) -> None:
     verify.add_argument("--pins", type=Path, default=PINS, metavar="FILE", help=PINS_HELP)
     verify.add_argument("--json", action="store_true", help="machine-readable output")
     verify.set_defaults(handler=cmd_verify)
+
+    again = actions.add_parser(
+        "reproduce",
+        help="run a submission's model again and compare its answers",
+        description="Verify one submission, run its model again with the recorded backend "
+        "options, split, mode, seed and parser settings on its first --limit users (all by "
+        "default), and compare user by user: the same outputs (by hash) and the same target "
+        "ranks. Exit code 0 when every target rank is the same, 1 when not.",
+    )
+    again.add_argument("path", type=Path, metavar="SUBMISSION")
+    again.add_argument("--limit", type=int, metavar="N", help="only the first N users")
+    again.add_argument("--base-url", metavar="URL", help="where the served model is now")
+    again.add_argument("--dataset", action="append", metavar="DIR_OR_HUB_ID", help=dataset_help)
+    again.add_argument("--pins", type=Path, default=PINS, metavar="FILE", help=PINS_HELP)
+    again.add_argument("--quiet", action="store_true", help="no progress bars")
+    again.add_argument("--json", action="store_true", help="machine-readable output")
+    again.set_defaults(handler=cmd_reproduce)
 
     build = actions.add_parser(
         "build",

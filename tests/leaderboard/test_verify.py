@@ -364,3 +364,60 @@ def test_seeded_submissions_are_accepted(ml100k_build):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == len(names) and all(line.startswith("accepted ") for line in lines)
+
+
+def test_reproduce_runs_the_model_again_and_catches_rewritten_answers(
+    submissions, ml100k_build, tmp_path
+):
+    from r2rec_bench.faithfulness import aggregate
+    from r2rec_bench.task.scoring import score_text, summarize_samples
+
+    honest = run_cli("leaderboard", "reproduce", str(submissions / POP), "--dataset",
+                     str(ml100k_build), "--limit", "40", "--quiet")  # fmt: skip
+    assert honest.returncode == 0, honest.stderr
+    assert "reproduced: 40 of 40 users answered identically, 40 with the same target rank" in (
+        honest.stdout
+    )
+    # The same run with its first 40 answers rewritten to put the target first, every hash
+    # and figure recomputed: verification accepts it (it cannot know), reproduction does not.
+    forged = submissions / POP
+    samples = read_samples(forged)
+    already_first = sum(sample["target_rank"] == 1 for sample in samples[:40])
+    for sample in samples[:40]:
+        titles = sample["output"].split("<answer>")[1].split("</answer>")[0].splitlines()
+        target = titles.pop(sample["ranking"].index(sample["target_index"]))
+        sample["output"] = (
+            "<think>\n</think>\n<answer>" + "\n".join([target, *titles]) + "</answer>"
+        )
+        sample.update(
+            score_text(
+                sample["output"],
+                titles[:0] or _candidate_titles(sample, ml100k_build),
+                sample["target_index"],
+            ).fields()
+        )
+    write_samples(forged, samples)
+    summary = summarize_samples(samples, 0)
+
+    def refresh(results: dict) -> None:
+        results.update({key: summary[key] for key in ("n_users", "metrics", "interval", "answers")})
+        results["faithfulness"] = aggregate(samples, results["seed"])
+
+    edit_results(forged, refresh)
+    assert f"accepted {POP}" in verify(submissions, ml100k_build).stdout
+    caught = run_cli("leaderboard", "reproduce", str(forged), "--dataset", str(ml100k_build),
+                     "--limit", "40", "--quiet")  # fmt: skip
+    assert caught.returncode == 1
+    # Only the users whose target the model ranked first anyway answer the same.
+    assert (
+        f"NOT reproduced: {already_first} of 40 users answered identically, {already_first} "
+        "with the same target rank"
+    ) in caught.stdout
+    assert "HR@1 1.0000 submitted" in caught.stdout
+
+
+def _candidate_titles(sample: dict, dataset: Path) -> list[str]:
+    from r2rec_bench.task.dataset import open_dataset
+
+    (example,) = open_dataset(dataset).split("test").examples([sample["index"]])
+    return example.request.candidate_titles
