@@ -270,3 +270,14 @@ def test_a_corrupt_safetensors_file_is_one_line(tiny_lm, ml100k_build, tmp_path)
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"r2rec-bench: error: {broken}: cannot load it as a causal LM")
+
+
+def test_rank_mode_uses_no_deprecated_cache_argument(backend):
+    """transformers deprecates `past_key_values` for removal; rank mode no longer passes a
+    cache at all (one packed forward pass), so nothing warns inside the progress bar."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        backend.rank(make_requests(2, seed=4))
+    assert not [w for w in caught if "past_key_values" in str(w.message)]

@@ -98,6 +98,13 @@ def _edit_ranking(folder: Path) -> None:
     write_samples(folder, samples)
 
 
+def _another_prompt(folder: Path) -> None:
+    """A run made with another prompt than the dataset's, every other field consistent."""
+    samples = read_samples(folder)
+    samples[2]["prompt_sha256"] = hashlib.sha256(b"a prompt of my own").hexdigest()
+    write_samples(folder, samples)
+
+
 def _change_target(folder: Path) -> None:
     samples = read_samples(folder)
     samples[5]["target_index"] = (samples[5]["target_index"] + 1) % 20
@@ -190,6 +197,10 @@ TAMPERING = {
     "edited ranking": (
         _edit_ranking,
         "`ranking` is not what the output parses to",
+    ),
+    "another prompt": (
+        _another_prompt,
+        "samples.jsonl:3: user 3: `prompt_sha256` is not the hash of the dataset's prompt",
     ),
     "changed target": (
         _change_target,
