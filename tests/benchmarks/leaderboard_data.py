@@ -9,7 +9,6 @@ each sample scored and results.json summarised by the benchmark's own functions.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from r2rec_bench.hashing import canonical_json, sha256_file, sha256_text
+from r2rec_bench.hashing import canonical_json, dataset_fingerprint, sha256_file, sha256_text
 from r2rec_bench.task.parser import FUZZY_THRESHOLD, UNTAGGED_RULE
 from r2rec_bench.task.records import RESULTS_SCHEMA_VERSION, Results, Sample
 from r2rec_bench.task.scoring import score_text, summarize_samples
@@ -57,7 +56,7 @@ def write_dataset(root: Path, users: int, items: int, seed: int = 0) -> Path:
         "schema_version": 1,
         "dataset": NAME,
         "builder_version": "0.0.0",
-        "fingerprint": hashlib.sha256(digest.encode()).hexdigest(),
+        "fingerprint": dataset_fingerprint({relative: digest}),
         "configs": [{"config": "eval", "split": "test", "path": relative, "rows": users}],
         "files": {relative: {"sha256": digest}},
     }

@@ -19,6 +19,7 @@ import pytest
 
 from r2rec_bench.leaderboard.site import collect, render_site
 from r2rec_bench.leaderboard.verify import DatasetFinder, verify_tree
+from r2rec_bench.task.dataset import open_dataset
 from tests.benchmarks.leaderboard_data import NAME, write_dataset, write_submission
 
 
@@ -38,6 +39,14 @@ def leaderboard(request, tmp_path_factory) -> tuple[Path, Path, int, int]:
     return root / "submissions", dataset, submissions, users
 
 
+def pin(dataset: Path) -> Path:
+    """A leaderboard pins file naming the synthetic dataset, as a leaderboard for it would."""
+    pins = dataset.parent / "datasets.json"
+    fingerprint = open_dataset(dataset).recomputed_fingerprint()
+    pins.write_text(json.dumps({NAME: {"hub_repo": None, "fingerprint": fingerprint}}))
+    return pins
+
+
 def read_all(submissions: Path) -> int:
     count = 0
     for path in sorted(submissions.glob("*/*/samples.jsonl")):
@@ -47,7 +56,7 @@ def read_all(submissions: Path) -> int:
 
 
 def verify_and_build(submissions: Path, dataset: Path, out: Path) -> int:
-    finder = DatasetFinder([str(dataset)])
+    finder = DatasetFinder([str(dataset)], pin(dataset))
     verdicts = verify_tree(submissions, finder)
     assert all(v.accepted for v in verdicts), next(v.reason for v in verdicts if v.reason)
     out.mkdir()
