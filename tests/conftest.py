@@ -21,6 +21,17 @@ from r2rec_bench.sources.fetch import fetch
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Full-size benchmarks (the 10M-interaction logs: minutes of setup) run only when
+    benchmarking; the default test run checks the same code on their 1M cases."""
+    if config.getoption("benchmark_enable") or config.getoption("benchmark_only"):
+        return
+    skip = pytest.mark.skip(reason="full-size benchmark: run with --benchmark-enable")
+    for item in items:
+        if item.get_closest_marker("full_scale"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def ml100k_raw() -> Path:
     """RecBole's atomic MovieLens-100K files, in the user cache (fetched at most once)."""

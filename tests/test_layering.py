@@ -15,7 +15,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "r2rec_bench"
 
 # Shared utilities, not stages: anyone may use them, and they use no stage.
-UTILITIES = {"errors", "hashing", "atomic", "console", "resources"}
+UTILITIES = {"errors", "hashing", "atomic", "console", "resources", "memory", "parallel"}
 # Orchestrators at the top of the build path and the command line: no stage imports them.
 ORCHESTRATORS = {"build", "builders", "shards", "cli", "__main__", "__init__"}
 # Stage -> the stages (besides utilities) it may import: the contract and what comes before

@@ -85,12 +85,13 @@ class TitleMatcher:
     def find(self, text: str) -> list[Mention]:
         """Mentions in a text already passed through :func:`normalize`, in text order."""
         mentions = []
-        size = len(text)
+        keep, size = mentions.append, len(text)
         for last, (length, codes) in self._automaton.iter_long(text):
-            start, end = last + 1 - length, last + 1
+            end = last + 1
+            start = end - length
             if (start and text[start - 1].isalnum()) or (end < size and text[end].isalnum()):
                 continue
-            mentions.append(Mention(start, end, codes))
+            keep(Mention(start, end, codes))
         if '"' not in text:
             return mentions
         # iter_long yields non-overlapping matches left to right: starts and ends ascend.

@@ -15,6 +15,7 @@ from r2rec_bench.errors import UserError
 SUBMISSIONS = Path("leaderboard/submissions")
 SITE = Path("leaderboard/site")
 PINS = Path("leaderboard/datasets.json")
+JOBS_HELP = "processes verifying submissions at once (default: one per available CPU)"
 PINS_HELP = (
     f"the leaderboard's pinned datasets: name -> hub_repo, revision, fingerprint (default: {PINS})"
 )
@@ -39,18 +40,20 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verdicts(path: Path, datasets: list[str] | None, pins: Path):
+def _verdicts(path: Path, datasets: list[str] | None, pins: Path, jobs: int | None = None):
     from r2rec_bench.leaderboard.submission import RESULTS
     from r2rec_bench.leaderboard.verify import DatasetFinder, verify_folder, verify_tree
 
+    if jobs is not None and jobs < 1:
+        raise UserError(f"--jobs {jobs}: must be at least 1")
     finder = DatasetFinder(datasets, pins)
     if (path / RESULTS).is_file():  # one submission (or an evaluate output directory)
         return finder, [verify_folder(path, finder)]
-    return finder, verify_tree(path, finder)
+    return finder, verify_tree(path, finder, jobs)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    _, verdicts = _verdicts(args.path, args.dataset, args.pins)
+    _, verdicts = _verdicts(args.path, args.dataset, args.pins, args.jobs)
     rejected = [v for v in verdicts if not v.accepted]
     if args.json:
         print_json(
@@ -110,7 +113,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     if not args.submissions.is_dir():
         raise UserError(f"{args.submissions}: no such folder; pass --submissions DIR")
-    finder, verdicts = _verdicts(args.submissions, args.dataset, args.pins)
+    finder, verdicts = _verdicts(args.submissions, args.dataset, args.pins, args.jobs)
     rejected = [v for v in verdicts if not v.accepted]
     if rejected:
         raise UserError(
@@ -177,6 +180,7 @@ def register(subcommands) -> None:
     verify.add_argument("path", nargs="?", type=Path, default=SUBMISSIONS, metavar="PATH")
     verify.add_argument("--dataset", action="append", metavar="DIR_OR_HUB_ID", help=dataset_help)
     verify.add_argument("--pins", type=Path, default=PINS, metavar="FILE", help=PINS_HELP)
+    verify.add_argument("--jobs", type=int, metavar="N", help=JOBS_HELP)
     verify.add_argument("--json", action="store_true", help="machine-readable output")
     verify.set_defaults(handler=cmd_verify)
 
@@ -208,6 +212,7 @@ def register(subcommands) -> None:
     build.add_argument("--out", type=Path, default=SITE, metavar="DIR")
     build.add_argument("--dataset", action="append", metavar="DIR_OR_HUB_ID", help=dataset_help)
     build.add_argument("--pins", type=Path, default=PINS, metavar="FILE", help=PINS_HELP)
+    build.add_argument("--jobs", type=int, metavar="N", help=JOBS_HELP)
     build.add_argument("--quiet", action="store_true", help="no summary")
     build.add_argument("--json", action="store_true", help="machine-readable output")
     build.set_defaults(handler=cmd_build)

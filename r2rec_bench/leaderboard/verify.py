@@ -37,6 +37,8 @@ from r2rec_bench.leaderboard.submission import (
     scan,
     shared_answers,
 )
+from r2rec_bench.memory import gc_paused
+from r2rec_bench.parallel import fork_map
 from r2rec_bench.task.dataset import ALL_CONFIGS, Dataset, open_dataset
 from r2rec_bench.task.records import EvalExample
 from r2rec_bench.task.scoring import score_scores, score_text, summarize_samples
@@ -52,6 +54,7 @@ class Gold:
 
     row_of: dict[str, int]
     examples: list[EvalExample]
+    prompt_sha256: list[str]  # per row: hashed once, checked against every submission
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,11 @@ class DatasetFinder:
         if key not in self._gold:
             eval_split = dataset.split(split)
             examples = eval_split.examples(range(len(eval_split)))
-            self._gold[key] = Gold({e.request.user_id: e.index for e in examples}, examples)
+            self._gold[key] = Gold(
+                {e.request.user_id: e.index for e in examples},
+                examples,
+                [sha256_text(canonical_json(e.request.prompt)) for e in examples],
+            )
         return self._gold[key]
 
 
@@ -218,7 +225,7 @@ def _check_sample(
             f"{where}: user {user}: row index, candidates or target differ from the "
             f"dataset's; {_RESUBMIT}"
         )
-    if sample["prompt_sha256"] != sha256_text(canonical_json(request.prompt)):
+    if sample["prompt_sha256"] != gold.prompt_sha256[row]:
         raise Rejected(
             f"{where}: user {user}: `prompt_sha256` is not the hash of the dataset's prompt "
             f"(the model saw another prompt); {_RESUBMIT}"
@@ -329,8 +336,9 @@ def verify_folder(folder: Path, finder: DatasetFinder, name: str | None = None) 
     folder = Path(folder)
     dataset = folder.parent.name
     try:
-        submission = read_submission(folder, name)
-        verify_submission(submission, finder)
+        with gc_paused():
+            submission = read_submission(folder, name)
+            verify_submission(submission, finder)
     except Rejected as exc:
         return Verdict(dataset, name or folder.name, folder, str(exc))
     return Verdict(submission.dataset_name, submission.name, folder, None, submission)
@@ -347,8 +355,9 @@ def _near_duplicate_of(submission: Submission, accepted: list[Submission]) -> Su
     return None
 
 
-def verify_tree(root: Path, finder: DatasetFinder) -> list[Verdict]:
-    """Verify every submission under a submissions root, in sorted order.
+def verify_tree(root: Path, finder: DatasetFinder, jobs: int | None = None) -> list[Verdict]:
+    """Verify every submission under a submissions root, in sorted order, in ``jobs``
+    processes (default: one per available CPU).
 
     A submission must sit under the folder of the dataset it names; one that answers at least
     :data:`NEAR_DUPLICATE` of its users byte-identically to an accepted submission on the same
@@ -357,13 +366,15 @@ def verify_tree(root: Path, finder: DatasetFinder) -> list[Verdict]:
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"{root}: no such folder; pass a submissions folder")
+    slots = scan(root)
+    checked = iter(_verify_folders([s.path for s in slots if not s.problem], finder, jobs))
     verdicts = []
     accepted: list[Submission] = []
-    for slot in scan(root):
+    for slot in slots:
         if slot.problem:
             verdicts.append(Verdict(slot.dataset, slot.name, slot.path, slot.problem))
             continue
-        verdict = verify_folder(slot.path, finder)
+        verdict = next(checked)
         if verdict.accepted:
             submission = verdict.submission
             original = _near_duplicate_of(submission, accepted)
@@ -388,3 +399,9 @@ def verify_tree(root: Path, finder: DatasetFinder) -> list[Verdict]:
                 accepted.append(submission)
         verdicts.append(verdict)
     return verdicts
+
+
+def _verify_folders(folders: list[Path], finder: DatasetFinder, jobs: int | None) -> list[Verdict]:
+    """:func:`verify_folder` on each folder, in order, one process per CPU (each submission
+    is independent of the others)."""
+    return fork_map(lambda k: verify_folder(folders[k], finder), len(folders), jobs)

@@ -143,8 +143,9 @@ def rows_of(examples: EvalSplit, rows: np.ndarray) -> EvalSplit:
 
 @pytest.fixture(
     scope="module",
-    # 10M: minutes of protocol and graph building before anything is timed.
-    params=[SMALL, pytest.param(LARGE, marks=pytest.mark.slow)],
+    # 10M: minutes of protocol and graph building before anything is timed; it runs only
+    # when benchmarking (tests/conftest.py).
+    params=[SMALL, pytest.param(LARGE, marks=pytest.mark.full_scale)],
     ids=lambda shape: shape.label,
 )
 def workload(request):

@@ -20,8 +20,8 @@ ROUNDS = {SMALL: 5, LARGE: 2}
 
 @pytest.fixture(
     scope="module",
-    # 10M is the one case that takes minutes: `-m "not slow"` skips it when time is short.
-    params=[SMALL, pytest.param(LARGE, marks=pytest.mark.slow)],
+    # 10M is the one case that takes minutes: it runs only when benchmarking (tests/conftest.py).
+    params=[SMALL, pytest.param(LARGE, marks=pytest.mark.full_scale)],
     ids=lambda shape: shape.label,
 )
 def log(request):

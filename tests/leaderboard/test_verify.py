@@ -157,6 +157,18 @@ def _deeply_nested_sample(folder: Path) -> None:
     (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
 
 
+def _two_samples_on_one_line(folder: Path) -> None:
+    lines = (folder / "samples.jsonl").read_text().splitlines()
+    lines[1:3] = [lines[1] + "," + lines[2]]
+    (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _sample_field_mistyped(folder: Path) -> None:
+    samples = read_samples(folder)
+    samples[6]["target_rank"] = "1"
+    write_samples(folder, samples)
+
+
 def _negative_seed(folder: Path) -> None:
     edit_results(folder, lambda r: r.update(seed=-1))
 
@@ -222,6 +234,14 @@ TAMPERING = {
     "oversized file": (_oversized_results, "bytes, over the limit of 1,048,576"),
     "non-JSON results": (_non_json_results, "results.json: not valid JSON ("),
     "non-JSON sample": (_non_json_sample, "samples.jsonl:3: not a sample (not valid JSON ("),
+    "two samples on one line": (
+        _two_samples_on_one_line,
+        "samples.jsonl:2: not a sample (not valid JSON (trailing characters",
+    ),
+    "a sample's field mistyped": (
+        _sample_field_mistyped,
+        "samples.jsonl:7: not a sample (field `target_rank`: Input should be a valid integer",
+    ),
     "missing field": (_missing_field, "results.json: field `seed`: Field required"),
     "results nested 100,000 deep": (
         _deeply_nested,

@@ -1,0 +1,59 @@
+"""Spreading independent batch work over the machine's CPUs with forked processes.
+
+Leaderboard verification (one task per submission) and static faithfulness over large
+batches (one task per chunk of samples) are pure Python per item, so threads would share one
+interpreter lock; processes do not. Workers are forked, so they inherit the task (the
+verifier's datasets, the scorer's catalog automaton and evidence) instead of receiving it
+pickled: only the task's index goes out and its result comes back.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+_task: Callable[[int], object] | None = None
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity, which containers and `taskset` narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def fork_map(task: Callable[[int], T], count: int, jobs: int | None = None) -> list[T]:
+    """``[task(0), …, task(count - 1)]``, in up to ``jobs`` forked processes (default: one
+    per available CPU). Runs in this process where forking is not possible or would not help:
+    one job or task, a platform without fork, or a worker process already (no nesting)."""
+    global _task
+    jobs = min(jobs or available_cpus(), count)
+    if (
+        jobs < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+        or multiprocessing.current_process().daemon
+    ):
+        return [task(index) for index in range(count)]
+    _task = task
+    context = multiprocessing.get_context("fork")
+    try:
+        if count > jobs:
+            with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+                return list(pool.map(_run, range(count)))
+        # No more tasks than processes: this process takes the first one itself instead of
+        # waiting, and its result is never pickled.
+        with ProcessPoolExecutor(count - 1, mp_context=context) as pool:
+            rest = pool.map(_run, range(1, count))
+            first = task(0)
+            return [first, *rest]
+    finally:
+        _task = None
+
+
+def _run(index: int):
+    return _task(index)
