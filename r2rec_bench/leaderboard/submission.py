@@ -148,6 +148,11 @@ def shared_answers(a: frozenset, b: frozenset) -> float:
     return len(a & b) / max(len(a), len(b), 1)
 
 
+def read_results(folder: Path) -> dict:
+    """``folder``'s results.json alone, checked as :func:`read_submission` checks it."""
+    return _parse_results(folder / RESULTS, _read_bytes(folder / RESULTS, folder))
+
+
 def read_submission(folder: Path, name: str | None = None) -> Submission:
     """Read ``folder``'s results.json and samples.jsonl; :class:`Rejected` if malformed.
 
@@ -155,7 +160,7 @@ def read_submission(folder: Path, name: str | None = None) -> Submission:
     that name check it with :func:`check_name`.
     """
     folder = Path(folder)
-    results = _parse_results(folder / RESULTS, _read_bytes(folder / RESULTS, folder))
+    results = read_results(folder)
     samples, lines = _parse_samples(folder / SAMPLES, _read_bytes(folder / SAMPLES, folder))
     return Submission(
         path=folder,

@@ -33,6 +33,7 @@ from r2rec_bench.leaderboard.submission import (
     SAMPLES,
     Rejected,
     Submission,
+    read_results,
     read_submission,
     scan,
     shared_answers,
@@ -145,6 +146,18 @@ class DatasetFinder:
                 )
             self._datasets[name] = dataset
         return self._datasets[name]
+
+    def prime(self, folders: list[Path]) -> None:
+        """Read the gold of each pinned dataset and split that the folders' results.json
+        name, once, before verification is spread over forked processes: they inherit it
+        instead of each reading it again. A folder that cannot be read is left to its own
+        verification to reject."""
+        for folder in folders:
+            try:
+                results = read_results(folder)
+                self.gold(self.dataset(results["dataset"]), results["split"])
+            except Rejected:
+                continue
 
     def gold(self, dataset: Dataset, split: str) -> Gold:
         key = (dataset.fingerprint, split)
@@ -404,4 +417,5 @@ def verify_tree(root: Path, finder: DatasetFinder, jobs: int | None = None) -> l
 def _verify_folders(folders: list[Path], finder: DatasetFinder, jobs: int | None) -> list[Verdict]:
     """:func:`verify_folder` on each folder, in order, one process per CPU (each submission
     is independent of the others)."""
+    finder.prime(folders)
     return fork_map(lambda k: verify_folder(folders[k], finder), len(folders), jobs)

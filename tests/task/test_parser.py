@@ -330,6 +330,29 @@ def test_surrounding_noise_does_not_change_the_answer(data, candidates, before, 
     assert noisy.reasoning == thought.strip()
 
 
+whitespace = st.text(alphabet=" \t\n", max_size=3)
+
+
+@PROPERTY
+@given(before=whitespace, thought=noise, between=whitespace, answer=noise, after=whitespace)
+def test_the_strict_format_reads_as_the_tag_pairing_reads_it(
+    before, thought, between, answer, after
+):
+    """The strict format is read as any output is (the parser takes a shortcut for it): a
+    stray "<" after the answer, which sends the parser the long way, changes nothing but the
+    strict flag."""
+    text = f"{before}<think>{thought}</think>{between}<answer>{answer}</answer>{after}"
+    candidates = [answer.strip() or "x", "Heat (1995)"]
+    strict, stray = parse_answer(text, candidates), parse_answer(text + "<", candidates)
+    assert strict.strict_format and not stray.strict_format
+    assert (strict.reasoning, strict.answer_text, strict.ranking, strict.problems) == (
+        stray.reasoning,
+        stray.answer_text,
+        stray.ranking,
+        stray.problems,
+    )
+
+
 # -- answers without tags: the mention rule (LLaRA's "exactly one candidate title") -----------
 
 ZERO_SHOT = ["Sum of Us, The (1994)", "Heat (1995)", "Casino (1995)", "Alien (1979)"]
