@@ -21,6 +21,20 @@ from r2rec_bench.sources.fetch import fetch
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_sessionstart(session):
+    """Under pytest-xdist (the README's test command), fill the shared user cache once, in
+    the controlling process before any worker starts: MovieLens-100K and SmolLM2 (checkpoint
+    and GGUF). Two workers filling the same cache folder at once would race."""
+    config = session.config
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    from r2rec_bench.models import fetch_model, gguf_file
+
+    fetch("ml-100k", quiet=True)
+    fetch_model("smollm2-135m-instruct", quiet=True)
+    gguf_file("smollm2-135m-instruct", quiet=True)
+
+
 def pytest_collection_modifyitems(config, items):
     """Full-size benchmarks (the 10M-interaction logs: minutes of setup) run only when
     benchmarking; the default test run checks the same code on their 1M cases."""
