@@ -86,11 +86,12 @@ SELECT user_id, from_end, list(item_id) AS negatives FROM (
 """
 
 
-def run_duckdb(log) -> dict:
-    import duckdb
+def duckdb_input(log):
+    """The log as an Arrow table, DuckDB's own input; converting it is not timed, as reading
+    the raw files is not timed for the protocol."""
     import pyarrow as pa
 
-    table = pa.table(
+    return pa.table(
         {
             "user_id": pa.array(log.interactions.user_id.tolist(), pa.string()),
             "item_id": pa.array(log.interactions.item_id.tolist(), pa.string()),
@@ -98,6 +99,11 @@ def run_duckdb(log) -> dict:
             "rating": log.interactions.rating,
         }
     )
+
+
+def run_duckdb(table) -> dict:
+    import duckdb
+
     connection = duckdb.connect()
     connection.register("log", table)
     connection.execute(SQL)
@@ -132,9 +138,13 @@ def measure(engine: str, millions: int) -> dict:
     scale = millions * 1_000_000 / LARGE.interactions
     shape = Shape(millions * 1_000_000, int(LARGE.users * scale), int(LARGE.items * scale))
     log = synthetic_log(shape)
+    if engine == "duckdb":
+        log, run = duckdb_input(log), run_duckdb
+    else:
+        run = run_ours
     before = _resident_bytes()
     wall, cpu = time.perf_counter(), time.process_time()
-    sizes = (run_duckdb if engine == "duckdb" else run_ours)(log)
+    sizes = run(log)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     added = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
     return {

@@ -17,7 +17,7 @@ def test_help_imports_no_heavy_library():
         "import sys\n"
         "from r2rec_bench.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'pandas', 'pyarrow') "
+        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'pandas', 'pyarrow', 'numpy') "
         "if m in sys.modules]\n"
         "print('heavy=' + ','.join(heavy))\n"
     )

@@ -8,25 +8,28 @@ ordinary fp32 safetensors checkpoint with its tokenizer and chat template under
 Importing this package imports neither torch nor transformers.
 """
 
-from r2rec_bench.models.prepare import (
-    fetch_model,
-    gguf_file,
-    is_prepared,
-    list_models,
-    prepared_revision,
-    resolve_model,
-)
-from r2rec_bench.models.registry import MODELS, ModelSpec, get_spec, model_dir
+import importlib
 
-__all__ = [
-    "MODELS",
-    "ModelSpec",
-    "fetch_model",
-    "get_spec",
-    "gguf_file",
-    "is_prepared",
-    "list_models",
-    "model_dir",
-    "prepared_revision",
-    "resolve_model",
-]
+# Where each public name lives. Loaded on first use (PEP 562): the CLI imports
+# ``r2rec_bench.models.commands`` to build ``--help``, which runs this file first, and the
+# registry's imports (numpy, through the raw-data cache) would quadruple the start-up time.
+_EXPORTS = {
+    "fetch_model": "prepare",
+    "gguf_file": "prepare",
+    "is_prepared": "prepare",
+    "list_models": "prepare",
+    "prepared_revision": "prepare",
+    "resolve_model": "prepare",
+    "MODELS": "registry",
+    "ModelSpec": "registry",
+    "get_spec": "registry",
+    "model_dir": "registry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

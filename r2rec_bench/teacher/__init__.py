@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from r2rec_bench.chains.types import Chain
 from r2rec_bench.errors import UserError
 from r2rec_bench.graph import TrainGraph
+from r2rec_bench.parallel import available_cpus, fork_map
 from r2rec_bench.protocol import EvalSplit, ProtocolOutput
 from r2rec_bench.sources.fetch import cache_root
 from r2rec_bench.task.prompt import PromptStyle
@@ -27,6 +28,10 @@ from r2rec_bench.teacher.template import TemplateTeacher
 from r2rec_bench.teacher.types import Thought, Trace
 
 __all__ = ["Teacher", "Thought", "Trace", "build_traces", "make_teacher"]
+
+# Below this many examples, forking and sending the plans back cost more than a second CPU
+# saves.
+PARALLEL_FROM = 2_000
 
 TEACHER_SPECS = "template, openai:<model> (with a base URL) or hf:<model folder or Hub id>"
 
@@ -108,6 +113,15 @@ def build_traces(
     if len(chains) != len(examples):
         raise ValueError(f"{len(chains)} chain tuples for {len(examples)} examples")
     planner = Planner(output, graph, style)
-    rows = tqdm(range(len(examples)), desc="masked steps", unit="example", disable=not progress)
-    plans = [planner.plan(examples, row, tuple(chains[row])) for row in rows]
+    # A plan depends on its example alone (Planner), so a large build plans in one process
+    # per CPU; this process plans the first part and shows its progress.
+    parts = available_cpus() if len(examples) >= PARALLEL_FROM else 1
+    size = -(-len(examples) // parts)
+
+    def plan_part(part: int) -> list[ExamplePlan]:
+        rows = range(part * size, min(len(examples), (part + 1) * size))
+        shown = tqdm(rows, desc="masked steps", unit="example", disable=not progress or part > 0)
+        return [planner.plan(examples, row, tuple(chains[row])) for row in shown]
+
+    plans = [plan for part in fork_map(plan_part, parts, parts) for plan in part]
     return teacher.run(planner, plans, progress)

@@ -102,14 +102,10 @@ class CoVectors:
             self._kept.move_to_end(item)
             return self._kept[item]
         graph = self.graph
-        users = graph.users_of(item)
-        starts = graph.user_ptr[users]
-        lengths = graph.user_ptr[users + 1] - starts
-        # Every edge of those users at once: each user's run of positions in user_items, the
-        # runs laid end to end (a Python loop over the audience cost more than the counting).
-        positions = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        positions += np.arange(len(positions), dtype=positions.dtype)
-        vector = np.bincount(graph.user_items[positions], minlength=graph.n_items).astype(np.int32)
+        theirs = [graph.items_of(user) for user in graph.users_of(item).tolist()]
+        vector = np.bincount(
+            np.concatenate([np.empty(0, np.int32), *theirs]), minlength=graph.n_items
+        ).astype(np.int32)
         self._kept[item] = vector
         if len(self._kept) > self.capacity:
             self._kept.popitem(last=False)
