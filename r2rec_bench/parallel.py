@@ -30,13 +30,15 @@ def available_cpus() -> int:
 def fork_map(task: Callable[[int], T], count: int, jobs: int | None = None) -> list[T]:
     """``[task(0), …, task(count - 1)]``, in up to ``jobs`` forked processes (default: one
     per available CPU). Runs in this process where forking is not possible or would not help:
-    one job or task, a platform without fork, or a worker process already (no nesting)."""
+    one job or task, a platform without fork, or inside another ``fork_map`` (a worker, or
+    this process running a first task: no nesting)."""
     global _task
     jobs = min(jobs or available_cpus(), count)
     if (
         jobs < 2
         or "fork" not in multiprocessing.get_all_start_methods()
         or multiprocessing.current_process().daemon
+        or _task is not None
     ):
         return [task(index) for index in range(count)]
     _task = task
