@@ -41,8 +41,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _verdicts(path: Path, datasets: list[str] | None, pins: Path, jobs: int | None = None):
+    from r2rec_bench.leaderboard.finder import DatasetFinder
     from r2rec_bench.leaderboard.submission import RESULTS
-    from r2rec_bench.leaderboard.verify import DatasetFinder, verify_folder, verify_tree
+    from r2rec_bench.leaderboard.verify import verify_folder, verify_tree
 
     if jobs is not None and jobs < 1:
         raise UserError(f"--jobs {jobs}: must be at least 1")
@@ -80,9 +81,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from r2rec_bench.leaderboard.finder import DatasetFinder
     from r2rec_bench.leaderboard.reproduce import reproduce
     from r2rec_bench.leaderboard.submission import Rejected
-    from r2rec_bench.leaderboard.verify import DatasetFinder
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit {args.limit}: must be at least 1")

@@ -17,8 +17,9 @@ from pathlib import Path
 from r2rec_bench.harness.backends import resolve_backend
 from r2rec_bench.harness.record import SAMPLES, read_samples
 from r2rec_bench.harness.runner import run_evaluation
+from r2rec_bench.leaderboard.finder import DatasetFinder
 from r2rec_bench.leaderboard.submission import Rejected, read_submission
-from r2rec_bench.leaderboard.verify import DatasetFinder, verify_submission
+from r2rec_bench.leaderboard.verify import verify_submission
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2rec_bench import __version__
+from r2rec_bench.leaderboard.finder import DatasetFinder, Gold
 from r2rec_bench.leaderboard.submission import Submission
-from r2rec_bench.leaderboard.verify import DatasetFinder, Gold
 from r2rec_bench.resources import resource_dir
 
 # (metric key, column title) of the accuracy columns, then of the faithfulness columns

@@ -11,6 +11,7 @@ from typing import Any
 from r2rec_bench.atomic import atomic_directory
 from r2rec_bench.errors import UserError, one_line
 from r2rec_bench.harness.runner import model_slug
+from r2rec_bench.leaderboard.finder import DEFAULT_PINS, DatasetFinder
 from r2rec_bench.leaderboard.submission import (
     FILES,
     NEAR_DUPLICATE,
@@ -19,7 +20,7 @@ from r2rec_bench.leaderboard.submission import (
     read_submission,
     shared_answers,
 )
-from r2rec_bench.leaderboard.verify import DEFAULT_PINS, DatasetFinder, verify_submission
+from r2rec_bench.leaderboard.verify import verify_submission
 from r2rec_bench.task.dataset import check_repo_id
 
 DEFAULT_SUBMISSIONS = Path("leaderboard/submissions")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from r2rec_bench.leaderboard.finder import DatasetFinder
 from r2rec_bench.leaderboard.site import collect, render_site
-from r2rec_bench.leaderboard.verify import DatasetFinder, verify_tree
+from r2rec_bench.leaderboard.verify import verify_tree
 from r2rec_bench.task.dataset import open_dataset
 from tests.benchmarks.leaderboard_data import NAME, write_dataset, write_submission
 
