@@ -48,6 +48,10 @@ _ROLE_CUE = re.compile(
     r"(?:\s+[\w']+){0,3}\s*\"?\x00"  # the title's opening quote, if any, then the title
 )
 _CLAIM = re.compile(r"\bwho\b(?:[^\x00\n]*?(?P<x>\x00))?[^\x00\n]*?\balso\b")
+# Every cue begins with one of these words (its \w* endings included): only where one of them
+# starts can _ROLE_CUE match.
+_CUE_WORDS = (*_MODALS.split("|"), "recommend", "candidate", "answer", "choose", "chose", "pick")
+_CUE_WORDS += ("predict", "the user")
 _CLAUSE_END = re.compile(r"[.;:!?](?:\s|$)|\n")
 _PRONOUN = re.compile(r"\s*(?:[\w']+\s+){0,2}(?:it|this|that|them|these|those)\b")
 
@@ -90,7 +94,7 @@ def read_reasoning(reasoning: str, matcher: TitleMatcher) -> _Reading:
         slots[mention.start - removed] = number
         removed += mention.end - mention.start - 1
     roles = ["other"] * len(mentions)
-    for found in _ROLE_CUE.finditer(skeleton):
+    for found in cue_matches(skeleton):
         roles[slots[found.end() - 1]] = found.lastgroup or "other"
     claims = []
     for claim in claim_matches(skeleton) if "also" in skeleton else ():
@@ -119,6 +123,22 @@ def read_reasoning(reasoning: str, matcher: TitleMatcher) -> _Reading:
             y = None
         claims.append((x, y))
     return _Reading(mentions, roles, claims)
+
+
+def cue_matches(skeleton: str) -> Iterator[re.Match]:
+    """The matches of ``_ROLE_CUE.finditer(skeleton)``, found faster: the regex is tried only
+    where a cue word starts (found with ``str.find``), where the engine tries every position."""
+    starts = set()
+    for word in _CUE_WORDS:
+        start = skeleton.find(word)
+        while start >= 0:
+            starts.add(start)
+            start = skeleton.find(word, start + 1)
+    cursor = 0
+    for start in sorted(starts):
+        if start >= cursor and (found := _ROLE_CUE.match(skeleton, start)):
+            yield found
+            cursor = found.end()
 
 
 def claim_matches(skeleton: str) -> Iterator[re.Match]:

@@ -214,3 +214,26 @@ def test_aggregate_has_intervals_and_counts_defined_users():
     }
     assert block["mode"] == "static" and aggregate(samples, seed=0) == block
     assert aggregate([{"faithfulness": None}]) is None
+
+
+# The scans that look for role cues and claims only where their first word starts must find
+# exactly what the regular expressions find scanning every position.
+_PIECES = st.sampled_from(
+    [
+        " ", "  ", "\n", ".", ",", '"', "'s", "\x00", "x", "will", "would", "the user",
+        "the user's", "recommended", "candidates", "candidate", "predicted", "pick", "chose",
+        "choose", "answer", "who", "also", "swill", "users", "watched", "it", "may", "shall",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_the_cue_and_claim_scans_find_what_the_regexes_find(skeleton):
+    from r2rec_bench.faithfulness import static
+
+    def spans(matches):
+        return [(m.span(), m.lastgroup, m.groupdict()) for m in matches]
+
+    assert spans(static.cue_matches(skeleton)) == spans(static._ROLE_CUE.finditer(skeleton))
+    assert spans(static.claim_matches(skeleton)) == spans(static._CLAIM.finditer(skeleton))
