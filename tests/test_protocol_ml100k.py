@@ -205,3 +205,11 @@ def test_id_order_rules_gain_nothing_from_ties(splits, train, name, direction):
         scores = np.array([popularity.get(item, 0) for item in row["candidates"]])
         pop_hits += int((scores >= scores[row["target_index"]]).sum() == 1)
     assert pooled < pop_hits / len(splits[name]) - 0.05
+
+
+def test_the_eval_config_is_the_default(ml100k_build, tmp_path):
+    from datasets import load_dataset
+
+    splits = load_dataset(str(ml100k_build), cache_dir=str(tmp_path))  # no config name
+    assert set(splits) == {"validation", "test"}
+    assert splits["test"].num_rows == 943 and "prompt" in splits["test"].column_names

@@ -81,7 +81,15 @@ def _card_data(spec, configs: list[ConfigFile], n_rows: int):
         task_categories=["text-generation"],
         tags=list(spec.tags),
         size_categories=size,
-        configs=[{"config_name": name, "data_files": files} for name, files in by_config.items()],
+        # `eval` is the default: load_dataset(repo) with no config name gives the benchmark.
+        configs=[
+            {
+                "config_name": name,
+                "data_files": files,
+                **({"default": True} if name == "eval" else {}),
+            }
+            for name, files in by_config.items()
+        ],
         **extra,
     )
 
