@@ -211,7 +211,8 @@ def test_evaluate_module_gives_our_numbers(tmp_path):
         "references = [1, 2, 0, 2]\n"
         "out = {name: evaluate.load(module_path(name)).compute(predictions=predictions,"
         " references=references, **kwargs)\n"
-        "       for name, kwargs in (('hit_ratio', {'k': 2}), ('ndcg', {'k': 3}), ('mrr', {}))}\n"
+        "       for name, kwargs in (('hit_ratio', {'k': 2}), ('ndcg', {'k': 3}), ('mrr', {}),\n"
+        "                            ('valid_ratio', {}))}\n"
         "print(json.dumps(out))\n"
     )
     env = {
@@ -231,4 +232,5 @@ def test_evaluate_module_gives_our_numbers(tmp_path):
     assert out["hit_ratio"]["hit_ratio"] == pytest.approx(ours["hr@2"].mean())
     assert out["ndcg"]["ndcg"] == pytest.approx(ours["ndcg@3"].mean())
     assert out["mrr"]["mrr"] == pytest.approx(ours["mrr"].mean())
+    assert out["valid_ratio"]["valid_ratio"] == pytest.approx(ours["valid_ratio"].mean()) == 0.75
     assert out["hit_ratio"]["hit_ratio"] == 0.5  # users 1 and 4 within the top 2

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MODULES = ("hit_ratio", "ndcg", "mrr")
+MODULES = ("hit_ratio", "ndcg", "mrr", "valid_ratio")
 
 
 def module_path(name: str) -> str:
