@@ -57,5 +57,17 @@ def fork_map(task: Callable[[int], T], count: int, jobs: int | None = None) -> l
         _task = None
 
 
+def map_in_chunks(
+    work: Callable[[range], list[T]], count: int, min_chunk: int, jobs: int | None = None
+) -> list[T]:
+    """``work`` over ``count`` items split into contiguous ranges, one per process (up to
+    ``jobs``, default one per CPU), each of at least ``min_chunk`` items (fewer items: one
+    range, in this process); the ranges' results concatenated in item order."""
+    chunks = max(1, min(jobs or available_cpus(), count // min_chunk))
+    size = -(-count // chunks)
+    parts = fork_map(lambda k: work(range(k * size, min(count, (k + 1) * size))), chunks, chunks)
+    return [result for part in parts for result in part]
+
+
 def _run(index: int):
     return _task(index)

@@ -31,7 +31,7 @@ import numpy as np
 from r2rec_bench.faithfulness.evidence import Evidence
 from r2rec_bench.faithfulness.matcher import Mention, TitleMatcher, normalize
 from r2rec_bench.memory import gc_paused
-from r2rec_bench.parallel import available_cpus, fork_map
+from r2rec_bench.parallel import map_in_chunks
 
 THRESHOLDS = (1, 5)
 # Below this many samples per process, forking and sending the values back cost more than
@@ -50,8 +50,10 @@ _ROLE_CUE = re.compile(
 _CLAIM = re.compile(r"\bwho\b(?:[^\x00\n]*?(?P<x>\x00))?[^\x00\n]*?\balso\b")
 # Every cue begins with one of these words (its \w* endings included): only where one of them
 # starts can _ROLE_CUE match.
-_CUE_WORDS = (*_MODALS.split("|"), "recommend", "candidate", "answer", "choose", "chose", "pick")
-_CUE_WORDS += ("predict", "the user")
+_CUE_WORDS = (
+    *_MODALS.split("|"), "recommend", "candidate", "answer", "choose", "chose", "pick",
+    "predict", "the user",
+)  # fmt: skip
 _CLAUSE_END = re.compile(r"[.;:!?](?:\s|$)|\n")
 _PRONOUN = re.compile(r"\s*(?:[\w']+\s+){0,2}(?:it|this|that|them|these|those)\b")
 
@@ -233,13 +235,13 @@ class StaticScorer:
         least :data:`PARALLEL_FROM` samples is split over ``jobs`` processes (default: one
         per CPU); every sample's values depend on that sample alone, so the split changes
         nothing."""
-        chunks = max(1, min(jobs or available_cpus(), len(samples) // PARALLEL_FROM))
-        size = -(-len(samples) // chunks)
         with gc_paused():
-            parts = fork_map(
-                lambda k: self._score(samples[k * size : (k + 1) * size]), chunks, jobs
+            return map_in_chunks(
+                lambda rows: self._score(samples[rows.start : rows.stop]),
+                len(samples),
+                PARALLEL_FROM,
+                jobs,
             )
-        return [values for part in parts for values in part]
 
     def _score(self, samples: list[SampleInput]) -> list[dict]:
         index = self.evidence.index

@@ -231,14 +231,19 @@ def verify_folder(folder: Path, finder: DatasetFinder, name: str | None = None) 
     return Verdict(submission.dataset_name, submission.name, folder, None, submission)
 
 
-def _near_duplicate_of(submission: Submission, accepted: list[Submission]) -> Submission | None:
+def _near_duplicate_of(
+    submission: Submission, accepted: list[Submission]
+) -> tuple[Submission, float] | None:
+    """The accepted submission on the same board this one nearly copies, and the share of
+    users they answered byte-identically; None when it copies none."""
     for other in accepted:
         same_board = (other.dataset_name, other.results["split"]) == (
             submission.dataset_name,
             submission.results["split"],
         )
-        if same_board and shared_answers(submission.answers, other.answers) >= NEAR_DUPLICATE:
-            return other
+        share = shared_answers(submission.answers, other.answers) if same_board else 0.0
+        if share >= NEAR_DUPLICATE:
+            return other, share
     return None
 
 
@@ -264,7 +269,7 @@ def verify_tree(root: Path, finder: DatasetFinder, jobs: int | None = None) -> l
         verdict = next(checked)
         if verdict.accepted:
             submission = verdict.submission
-            original = _near_duplicate_of(submission, accepted)
+            duplicate = _near_duplicate_of(submission, accepted)
             if submission.dataset_name != slot.dataset:
                 verdict = Verdict(
                     slot.dataset,
@@ -273,8 +278,8 @@ def verify_tree(root: Path, finder: DatasetFinder, jobs: int | None = None) -> l
                     f"{slot.path}: filed under {slot.dataset}/ but results.json is on dataset "
                     f"{submission.dataset_name}; move it to {submission.dataset_name}/",
                 )
-            elif original is not None:
-                share = shared_answers(submission.answers, original.answers)
+            elif duplicate is not None:
+                original, share = duplicate
                 verdict = Verdict(
                     slot.dataset,
                     slot.name,

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from r2rec_bench.chains.types import Chain
 from r2rec_bench.errors import UserError
 from r2rec_bench.graph import TrainGraph
-from r2rec_bench.parallel import available_cpus, fork_map
+from r2rec_bench.parallel import map_in_chunks
 from r2rec_bench.protocol import EvalSplit, ProtocolOutput
 from r2rec_bench.sources.fetch import cache_root
 from r2rec_bench.task.prompt import PromptStyle
@@ -29,9 +29,9 @@ from r2rec_bench.teacher.types import Thought, Trace
 
 __all__ = ["Teacher", "Thought", "Trace", "build_traces", "make_teacher"]
 
-# Below this many examples, forking and sending the plans back cost more than a second CPU
-# saves.
-PARALLEL_FROM = 2_000
+# Below this many examples per process, forking and sending the plans back cost more than a
+# second CPU saves.
+PARALLEL_FROM = 1_000
 
 TEACHER_SPECS = "template, openai:<model> (with a base URL) or hf:<model folder or Hub id>"
 
@@ -115,13 +115,11 @@ def build_traces(
     planner = Planner(output, graph, style)
     # A plan depends on its example alone (Planner), so a large build plans in one process
     # per CPU; this process plans the first part and shows its progress.
-    parts = available_cpus() if len(examples) >= PARALLEL_FROM else 1
-    size = -(-len(examples) // parts)
 
-    def plan_part(part: int) -> list[ExamplePlan]:
-        rows = range(part * size, min(len(examples), (part + 1) * size))
-        shown = tqdm(rows, desc="masked steps", unit="example", disable=not progress or part > 0)
+    def plan_part(rows: range) -> list[ExamplePlan]:
+        first = rows.start == 0
+        shown = tqdm(rows, desc="masked steps", unit="example", disable=not progress or not first)
         return [planner.plan(examples, row, tuple(chains[row])) for row in shown]
 
-    plans = [plan for part in fork_map(plan_part, parts, parts) for plan in part]
+    plans = map_in_chunks(plan_part, len(examples), PARALLEL_FROM)
     return teacher.run(planner, plans, progress)
