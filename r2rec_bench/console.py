@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from r2rec_bench.errors import UserError
@@ -14,9 +15,14 @@ def print_json(payload) -> None:
     sys.stdout.write("\n")
 
 
+# A decimal number with a point or an exponent (not nan or inf, which stay strings).
+_DECIMAL = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+(?=[eE]))([eE][-+]?\d+)?")
+
+
 def parse_key_values(text: str | None, flag: str) -> dict:
-    """``k=v,k2=v2`` as a dict: integers, true/false and none become numbers, booleans and
-    None; anything else stays a string. ``UserError`` for a malformed pair."""
+    """``k=v,k2=v2`` as a dict: integers, decimals (0.7, 1e-3), true/false and none become
+    numbers, booleans and None; anything else stays a string. ``UserError`` for a malformed
+    pair."""
     if not text:
         return {}
     values: dict = {}
@@ -31,6 +37,8 @@ def parse_key_values(text: str | None, flag: str) -> dict:
             values[key] = lowered == "true"
         elif lowered == "none":
             values[key] = None
+        elif _DECIMAL.fullmatch(value):
+            values[key] = float(value)
         else:
             try:
                 values[key] = int(value)

@@ -61,68 +61,59 @@ def _summary(results: dict, out: Path) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from r2rec_bench.harness.backends import parse_model_spec, resolve_backend
-    from r2rec_bench.harness.runner import (
-        check_arguments,
-        check_faithfulness,
-        check_output_dir,
-        default_output_dir,
-        run_config,
-        run_evaluation,
-    )
-    from r2rec_bench.task.dataset import open_dataset
+    from r2rec_bench.harness.api import evaluate, evaluate_repeats, parse_limit
 
-    shard = parse_shard(args.shard)
-    check_arguments(split=args.split, mode=args.mode, limit=args.limit, shard=shard)
-    check_faithfulness(args.faithfulness, args.mode)
-    batch_size = parse_batch_size(args.batch_size)
-    if args.max_new_tokens is not None and args.max_new_tokens < 1:
-        raise UserError(f"--max-new-tokens {args.max_new_tokens}: must be at least 1")
-    parse_model_spec(args.model)  # a malformed spec fails before any data is read
-    dataset = open_dataset(args.dataset)
-    dataset.split(args.split)  # a dataset without this split fails before the model loads
-    options = {
-        **parse_key_values(args.model_args, "--model-args"),
-        "batch_size": batch_size,
-        "max_new_tokens": args.max_new_tokens,
-        "adapter": args.adapter,
-        "base_url": args.base_url,
-        "rank_score": args.rank_score,
-    }
-    output_dir = args.output_dir or default_output_dir(
-        dataset.name, args.model, args.adapter, split=args.split, mode=args.mode, limit=args.limit
-    )
-    early = run_config(
-        spec=args.model, revision=None, dataset=dataset, split=args.split, mode=args.mode,
-        seed=args.seed, limit=args.limit, shard=shard, fuzzy=args.fuzzy, options=options,
+    gen_kwargs = parse_key_values(args.gen_kwargs, "--gen-kwargs")
+    options = dict(
+        split=args.split, mode=args.mode, limit=parse_limit(args.limit),
+        model_args=args.model_args, revision=args.revision,
+        dataset_revision=args.dataset_revision, chat_template=args.chat_template,
+        adapter=args.adapter, base_url=args.base_url, rank_score=args.rank_score,
+        max_new_tokens=args.max_new_tokens, batch_size=parse_batch_size(args.batch_size),
+        seed=args.seed, output_dir=args.output_dir, shard=parse_shard(args.shard),
+        fuzzy=args.fuzzy, faithfulness=args.faithfulness, quiet=args.quiet or args.json,
     )  # fmt: skip
-    # A folder that holds another run is refused now, not after minutes of model loading.
-    check_output_dir(Path(output_dir) / (f"shard-{shard[0]}-of-{shard[1]}" if shard else ""), early)
-    backend = resolve_backend(
-        args.model, **options, seed=args.seed, dataset=dataset.root, quiet=args.quiet or args.json
-    )
-    results = run_evaluation(
-        backend,
-        dataset,
-        model_spec=args.model,
-        options=options,
-        split=args.split,
-        mode=args.mode,
-        limit=args.limit,
-        batch_size=batch_size,
-        seed=args.seed,
-        output_dir=output_dir,
-        shard=shard,
-        quiet=args.quiet or args.json,
-        fuzzy=args.fuzzy,
-        faithfulness=args.faithfulness,
-    )
-    out = Path(output_dir) / (f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
+    repeats = gen_kwargs.pop("n", 1)
+    if repeats != 1:
+        run = evaluate_repeats(args.model, args.dataset, n=repeats, gen_kwargs=gen_kwargs,
+                               **options)  # fmt: skip
+        if args.json:
+            print_json(run.summary)
+        elif not args.quiet:
+            print(_repeats_summary(run.summary))
+        return 0
+    results = evaluate(args.model, args.dataset, gen_kwargs=gen_kwargs, **options)
+    out = Path(results_dir(results, args))
+    payload = results.model_dump(mode="json")
     if args.json:
-        print_json({"path": str(out), **results})
+        print_json({"path": str(out), **payload})
     elif not args.quiet:
-        print(_summary(results, out))
+        print(_summary(payload, out))
     return 0
+
+
+def results_dir(results, args: argparse.Namespace) -> Path:
+    """Where ``evaluate`` wrote a run: ``--output-dir`` or the default, plus the shard."""
+    from r2rec_bench.harness.runner import default_output_dir
+
+    shard = results.shard
+    base = args.output_dir or default_output_dir(
+        results.dataset.name, args.model, args.adapter, split=results.split,
+        mode=results.mode, limit=results.limit,
+    )  # fmt: skip
+    return Path(base) / (f"shard-{shard[0]}-of-{shard[1]}" if shard else "")
+
+
+def _repeats_summary(summary: dict) -> str:
+    lines = [f"{summary['n']} repeats, seeds {summary['seeds'][0]}..{summary['seeds'][-1]}"]
+    lines.append(f"{'metric':<12}  mean    sd      [min, max]")
+    for name, entry in summary["metrics"].items():
+        if entry["mean"] is not None:
+            lines.append(
+                f"{name:<12}  {entry['mean']:.4f}  {entry['sd']:.4f}  "
+                f"[{entry['min']:.4f}, {entry['max']:.4f}]"
+            )
+    return "\n".join(lines)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -184,7 +175,11 @@ def register(subcommands) -> None:
         help="generate: reasoning + answer, parsed; rank: score every candidate by "
         "log-likelihood (default: generate)",
     )
-    evaluate.add_argument("--limit", type=int, metavar="N", help="only the first N users")
+    evaluate.add_argument(
+        "--limit",
+        metavar="N",
+        help="only the first N users; below 1, that fraction of them (e.g. 0.1), rounded up",
+    )
     evaluate.add_argument(
         "--batch-size",
         metavar="N|auto",
@@ -208,8 +203,35 @@ def register(subcommands) -> None:
     evaluate.add_argument(
         "--model-args",
         metavar="K=V,...",
-        help="backend options, e.g. dtype=bfloat16,device=cpu for an hf model (recorded in "
-        "results.json; a resume must give the same)",
+        help="backend options (recorded in results.json; a resume must give the same). hf: "
+        "dtype (auto, float32, bfloat16, float16), device (auto, cpu, cuda, cuda:1), "
+        "device_map (e.g. auto, to spread a model over GPUs), trust_remote_code; openai: "
+        "num_concurrent, timeout, max_retries",
+    )
+    evaluate.add_argument(
+        "--gen-kwargs",
+        metavar="K=V,...",
+        help="sampling instead of greedy decoding: temperature, top_p, top_k, "
+        "max_new_tokens; n=N runs N sampled repeats (seeds SEED..SEED+N-1) into repeat-<r>/ "
+        "with their spread in repeats.json. Greedy stays the default; both are recorded "
+        "in results.json",
+    )
+    evaluate.add_argument(
+        "--revision",
+        metavar="REV",
+        help="the model's Hub revision (branch, tag or commit) for a Hub id",
+    )
+    evaluate.add_argument(
+        "--dataset-revision",
+        metavar="REV",
+        help="the dataset's Hub revision for a Hub dataset repo id",
+    )
+    evaluate.add_argument(
+        "--chat-template",
+        metavar="auto|plain|FILE",
+        help="hf models: auto = the tokenizer's chat template, or plain System:/User: text "
+        "when it has none (default); plain = always plain text; FILE = this Jinja chat "
+        "template (for a tokenizer without one). Its sha256 is recorded in results.json",
     )
     evaluate.add_argument(
         "--rank-score",

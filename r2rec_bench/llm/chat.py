@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
+
+from r2rec_bench.errors import UserError
+
+CHAT_TEMPLATE_CHOICES = ("auto", "plain")
 
 
 def plain_chat_text(messages: Sequence[dict], *, add_generation_prompt: bool = True) -> str:
@@ -39,3 +45,35 @@ def encode(tokenizer, text: str) -> list[int]:
     """Token ids of ``text`` with no special tokens added: a chat template already writes the
     ones the model expects (a second BOS would change every score)."""
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def choose_chat_template(tokenizer, choice: str | None) -> dict:
+    """Set the template a tokenizer renders prompts with and describe it for results.json.
+
+    ``auto`` (or None): the tokenizer's own, plain text when it has none; ``plain``: plain
+    text even when it has one; anything else: a Jinja chat-template file, for a tokenizer
+    without a template or to override it. The record names where the template came from
+    and its sha256 (None for plain text), so two runs can tell whether they read the same
+    prompts."""
+    choice = choice or "auto"
+    if choice == "plain":
+        tokenizer.chat_template = None
+        source = "plain"
+    elif choice == "auto":
+        source = "model" if getattr(tokenizer, "chat_template", None) else "plain"
+    else:
+        path = Path(choice).expanduser()
+        if not path.is_file():
+            raise UserError(
+                f"--chat-template {choice}: no such file; use auto, plain or a Jinja template file"
+            )
+        try:
+            tokenizer.chat_template = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"--chat-template {choice}: not a UTF-8 text file") from None
+        source = f"file:{path.name}"
+    template = tokenizer.chat_template if source != "plain" else None
+    return {
+        "source": source,
+        "sha256": hashlib.sha256(template.encode()).hexdigest() if template else None,
+    }

@@ -36,11 +36,16 @@ def hub_revision(path: Path) -> str | None:
     return None
 
 
-def _local_or_hub(spec: str, what: str, patterns: list[str]) -> Path:
+def _local_or_hub(spec: str, what: str, patterns: list[str], revision: str | None = None) -> Path:
     path = Path(spec).expanduser()
     if path.exists():
         if not path.is_dir():
             raise UserError(f"{spec}: {what} must be a directory, not a file")
+        if revision is not None:
+            raise UserError(
+                f"--revision {revision}: {spec} is a local directory; a revision applies to "
+                "a Hub id"
+            )
         return path
     if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise UserError(f"{spec}: no such {what} directory")
@@ -55,7 +60,7 @@ def _local_or_hub(spec: str, what: str, patterns: list[str]) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(spec, allow_patterns=patterns))
+        return Path(snapshot_download(spec, revision=revision, allow_patterns=patterns))
     except Exception as exc:  # the Hub client raises many types (offline, 404, gated, bad id)
         raise UserError(
             f"{spec}: not a local {what} directory and not fetchable from the Hub "
@@ -63,17 +68,19 @@ def _local_or_hub(spec: str, what: str, patterns: list[str]) -> Path:
         ) from None
 
 
-def resolve_model_dir(spec: str, *, trust_remote_code: bool = False) -> tuple[Path, str | None]:
+def resolve_model_dir(
+    spec: str, *, trust_remote_code: bool = False, revision: str | None = None
+) -> tuple[Path, str | None]:
     """The local directory of a model given as a short name of ``r2rec-bench models list``
-    (prepared in the cache on first use), a path or a Hub id (fetched into the Hub cache
-    without any pickled weights), and its revision: the Hub commit, or for a prepared model
-    the sha256 of the file it was converted from.
+    (prepared in the cache on first use), a path or a Hub id (fetched into the Hub cache at
+    ``revision``, default the latest, without any pickled weights), and its revision: the
+    Hub commit, or for a prepared model the sha256 of the file it was converted from.
 
     Raises UserError for a missing model, a directory without ``config.json`` or tokenizer
     files, and a directory whose only weights are pickles.
     """
     patterns = [*_WEIGHT_PATTERNS, "*.py"] if trust_remote_code else _WEIGHT_PATTERNS
-    path = _local_or_hub(resolve_model(spec), "model", patterns)
+    path = _local_or_hub(resolve_model(spec), "model", patterns, revision)
     if not (path / "config.json").is_file():
         raise UserError(f"{path}: no config.json; a model directory is what save_pretrained writes")
     if not any(path.glob("*.safetensors")):
@@ -151,9 +158,15 @@ def load_causal_lm(
     adapter: str | None = None,
     dtype: str = "auto",
     device: str = "auto",
+    device_map: str | None = None,
     trust_remote_code: bool = False,
+    revision: str | None = None,
 ):
     """A causal LM and its tokenizer, in eval mode, ready for batched generation.
+
+    ``device_map`` (e.g. ``auto``) is handed to transformers to spread a model too large for
+    one GPU over several (accelerate's big-model placement); without it the whole model goes
+    to ``device``.
 
     ``model`` and ``adapter`` are local directories or Hub ids. A LoRA-style adapter is checked
     against the base (every saved weight must find its module with the same shape) and merged
@@ -163,7 +176,7 @@ def load_causal_lm(
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model_dir, _ = resolve_model_dir(model, trust_remote_code=trust_remote_code)
+    model_dir, _ = resolve_model_dir(model, trust_remote_code=trust_remote_code, revision=revision)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     try:
@@ -176,7 +189,7 @@ def load_causal_lm(
             dtype=torch_dtype,
             use_safetensors=True,
             trust_remote_code=trust_remote_code,
-            device_map=str(torch_device),
+            device_map=device_map or str(torch_device),
         )
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         hint = (

@@ -76,6 +76,18 @@ def test_evaluate_prints_a_table_and_a_progress_bar(ml100k_build, tmp_path, caps
     assert "users/s" in stderr and "12/12" in stderr
 
 
+def test_a_fractional_limit_is_that_share_of_the_users(ml100k_build, tmp_path, capsys,
+                                                       hash_reference, monkeypatch):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    code, stdout, _ = run_main(capsys, "evaluate", "--model", "ref:a", "--dataset",
+                               str(ml100k_build), "--limit", "0.01", "--json")  # fmt: skip
+    assert code == 0
+    report = json.loads(stdout)
+    assert report["n_users"] == report["limit"] == 10  # 1% of 943, rounded up
+    assert report["path"] == "results/ml-100k-iot/ref--a/test-generate-limit10"
+    assert (tmp_path / report["path"] / "results.json").is_file()
+
+
 def test_shards_merge_and_compare_on_the_command_line(ml100k_build, tmp_path, capsys,
                                                        hash_reference):  # fmt: skip
     common = ["--dataset", str(ml100k_build), "--limit", "40", "--quiet"]
@@ -123,6 +135,14 @@ def _one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> Non
         (["--model", "foo:bar"], ["unknown backend prefix `foo:`"]),
         (["--model", "openai:"], ["no model name"]),
         (["--model", "ref:a", "--limit", "0"], ["--limit 0", "at least 1"]),
+        (["--model", "ref:a", "--limit", "1.5"], ["--limit 1.5", "fraction between 0 and 1"]),
+        (["--model", "ref:a", "--limit", "ten"], ["--limit ten: not a number"]),
+        (["--model", "ref:a", "--gen-kwargs", "temperature=0.5"],
+         ["--gen-kwargs does not apply to `ref` models"]),
+        (["--model", "ref:a", "--mode", "rank", "--gen-kwargs", "temperature=0.5"],
+         ["--gen-kwargs: rank mode"]),
+        (["--model", "ref:a", "--chat-template", "plain"],
+         ["--chat-template does not apply to `ref` models"]),
         (["--model", "ref:a", "--shard", "2/2"], ["--shard 2/2"]),
         (["--model", "ref:a", "--shard", "first"], ["--shard first"]),
         (["--model", "ref:a", "--batch-size", "0"], ["--batch-size 0"]),

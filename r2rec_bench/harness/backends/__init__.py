@@ -42,8 +42,17 @@ _KINDS = {
 # Options the harness hands to every backend that can use them; the others are the user's
 # flags, and a flag that a backend cannot take is an error rather than silently ignored.
 CONTEXT_OPTIONS = frozenset({"seed", "dataset", "batch_size", "quiet"})
-# Options with a flag of their own in `evaluate`; any other comes from --model-args.
-FLAG_OPTIONS = frozenset({"batch_size", "max_new_tokens", "adapter", "base_url", "rank_score"})
+# Options with a flag of their own in `evaluate`, by option; any other is a --model-args key.
+FLAG_OPTIONS = {
+    "batch_size": "--batch-size",
+    "max_new_tokens": "--max-new-tokens",
+    "adapter": "--adapter",
+    "base_url": "--base-url",
+    "rank_score": "--rank-score",
+    "revision": "--revision",
+    "chat_template": "--chat-template",
+    "generation": "--gen-kwargs",
+}
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
@@ -76,7 +85,7 @@ def _options_for(factory, options: dict, kind: str) -> dict:
         if takes_any or key in parameters:
             accepted[key] = value
         elif key not in CONTEXT_OPTIONS:
-            flag = f"--{key.replace('_', '-')}" if key in FLAG_OPTIONS else f"--model-args {key}"
+            flag = FLAG_OPTIONS.get(key, f"--model-args {key}")
             raise UserError(f"{flag} does not apply to `{kind}` models")
     return accepted
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.llm.batching import AUTO_BATCH_CAP, BatchSizer
-from r2rec_bench.llm.chat import encode, render_chat
+from r2rec_bench.llm.chat import choose_chat_template, encode, render_chat
 from r2rec_bench.llm.generation import generate_chat
 from r2rec_bench.llm.loading import (
     adapter_base,
@@ -46,17 +46,25 @@ class HFBackend:
         seed: int = 0,
         dtype: str = "auto",
         device: str = "auto",
+        device_map: str | None = None,
         trust_remote_code: bool = False,
         rank_score: str = "sum",
+        revision: str | None = None,
+        chat_template: str | None = None,
+        generation: dict | None = None,
     ) -> None:
         if rank_score not in RANK_SCORES:
             raise UserError(f"rank_score {rank_score!r}: use one of {', '.join(RANK_SCORES)}")
         self.model_id = model
         self.max_new_tokens = max_new_tokens
-        self.seed = seed  # recorded only: greedy decoding and scoring draw no random numbers
+        # Seeds sampling (``generation``); greedy decoding and scoring draw no random numbers.
+        self.seed = seed
+        self.sampling = dict(generation or {})
         self.rank_score = rank_score
         self.trust_remote_code = trust_remote_code
-        _, self.revision = resolve_model_dir(model, trust_remote_code=trust_remote_code)
+        _, self.revision = resolve_model_dir(
+            model, trust_remote_code=trust_remote_code, revision=revision
+        )
         self.adapter = None
         if adapter is not None:
             adapter_dir, adapter_revision = resolve_adapter_dir(adapter)
@@ -70,8 +78,11 @@ class HFBackend:
             adapter=adapter,
             dtype=dtype,
             device=device,
+            device_map=device_map,
             trust_remote_code=trust_remote_code,
+            revision=revision,
         )
+        self.chat_template = choose_chat_template(self.tokenizer, chat_template)
         self.requested_batch_size = batch_size
         # One sizer per mode: a generation batch and a rank batch use memory differently,
         # and each keeps the size it found for the following calls.
@@ -103,10 +114,13 @@ class HFBackend:
             "max_new_tokens": self.max_new_tokens,
             "seed": self.seed,
             "prompt_format": "chat_template" if self.tokenizer.chat_template else "plain",
+            "chat_template": self.chat_template,
             "generation": {
-                "do_sample": False,
+                "do_sample": bool(self.sampling),
+                **self.sampling,
                 "num_beams": 1,
                 "max_new_tokens": self.max_new_tokens,
+                "seed": self.seed if self.sampling else None,
                 "model_generation_config": "ignored except end-of-sequence ids",
             },
             "rank": {
@@ -125,6 +139,8 @@ class HFBackend:
             max_new_tokens=self.max_new_tokens,
             batch_size=self._generate_sizer,
             prefixes=[request.assistant_prefix for request in requests],
+            sampling=self.sampling,
+            seed=self.seed,
         )
 
     def rank(self, requests: list[EvalRequest]) -> list[list[float]]:
