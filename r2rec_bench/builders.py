@@ -18,6 +18,8 @@ from r2rec_bench.resources import resource_dir
 from r2rec_bench.sources.fetch import AMAZON_2023_CATEGORIES
 from r2rec_bench.task.prompt import PromptStyle
 
+REDISTRIBUTION = ("open", "restricted")
+
 
 @dataclass(frozen=True)
 class SourceSpec:
@@ -29,6 +31,10 @@ class SourceSpec:
     citation: str
     fetch: str | None = None
     license_name: str | None = None
+    license_link: str | None = None  # where the terms are; the Hub asks for it with "other"
+    # "restricted": the terms forbid redistribution without permission, so `publish` uploads
+    # only gated (users accept the terms first) or private.
+    redistribution: str = "open"
     options: dict = field(default_factory=dict)
 
 
@@ -140,6 +146,11 @@ def load_builder(name_or_path: str) -> BuilderSpec:
         raise UserError(f"{path}: not valid TOML ({exc}); fix the builder file") from None
     try:
         source = _make(SourceSpec, data.pop("source"), f"{path} [source]")
+        if source.redistribution not in REDISTRIBUTION:
+            raise UserError(
+                f"{path} [source] redistribution = {source.redistribution!r}: use one of "
+                f"{', '.join(REDISTRIBUTION)}"
+            )
         protocol = _make(ProtocolParams, data.pop("protocol", {}), f"{path} [protocol]")
         prompt = _make(PromptStyle, data.pop("prompt", {}), f"{path} [prompt]")
         iot_table = data.pop("iot", {})

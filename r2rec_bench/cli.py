@@ -85,7 +85,10 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from r2rec_bench.hub.publish import format_plan, publish
 
-    plan = publish(args.directory, args.repo_id, private=args.private, dry_run=args.dry_run)
+    plan = publish(
+        args.directory, args.repo_id, private=args.private, gated=args.gated,
+        dry_run=args.dry_run,
+    )  # fmt: skip
     print(format_plan(plan))
     return 0
 
@@ -180,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("directory", type=Path)
     publish.add_argument("--repo-id", required=True, help="ORG/NAME")
     publish.add_argument("--private", action="store_true")
+    publish.add_argument(
+        "--gated",
+        choices=["auto", "manual"],
+        help="visitors request access and accept the source's terms first (auto: granted "
+        "at once; manual: you approve each). Required (or --private) for sources whose "
+        "terms restrict redistribution, such as MovieLens",
+    )
     publish.add_argument("--dry-run", action="store_true", help="print the plan, upload nothing")
     publish.set_defaults(handler=cmd_publish)
 

@@ -65,6 +65,9 @@ class FakeApi:
     def create_repo(self, *args, **kwargs) -> None:
         self.calls.append(("create_repo", args, kwargs))
 
+    def update_repo_settings(self, *args, **kwargs) -> None:
+        self.calls.append(("update_repo_settings", args, kwargs))
+
     def create_commit(self, *args, **kwargs) -> SimpleNamespace:
         self.calls.append(("create_commit", args, kwargs))
         return SimpleNamespace(commit_url="https://hub.example/commit/1")
@@ -102,7 +105,7 @@ def test_dry_run_plans_every_file_and_calls_nothing(
     built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = FakeApi(tmp_path)
-    plan = publish(built, "me/ml-100k-iot", dry_run=True, api=api)
+    plan = publish(built, "me/ml-100k-iot", private=True, dry_run=True, api=api)
     manifest = json.loads((built / "MANIFEST.json").read_text())
 
     assert api.calls == []
@@ -117,7 +120,7 @@ def test_dry_run_plans_every_file_and_calls_nothing(
         raise AssertionError("a dry run must not create an HfApi")
 
     monkeypatch.setattr(huggingface_hub, "HfApi", no_api)
-    text = format_plan(publish(built, "me/ml-100k-iot", dry_run=True))
+    text = format_plan(publish(built, "me/ml-100k-iot", private=True, dry_run=True))
     for planned in plan.files:
         assert planned.path in text and planned.sha256[:12] in text
     assert "remote card not checked in dry run" in text
@@ -159,7 +162,7 @@ def test_publish_creates_repo_and_makes_one_commit(
 
 def test_publish_merges_the_remote_card(built: Path, tmp_path: Path) -> None:
     api = FakeApi(tmp_path, card=REMOTE_CARD, exists=True)
-    plan = publish(built, "me/ml-100k-iot", api=api)
+    plan = publish(built, "me/ml-100k-iot", gated="manual", api=api)
 
     [(_, kwargs)] = api.named("create_commit")
     [card_op] = [op for op in kwargs["operations"] if op.path_in_repo == "README.md"]
@@ -172,7 +175,7 @@ def test_publish_merges_the_remote_card(built: Path, tmp_path: Path) -> None:
 
 def test_publish_existing_repo_without_card(built: Path, tmp_path: Path) -> None:
     api = FakeApi(tmp_path, exists=True)
-    plan = publish(built, "me/ml-100k-iot", api=api)
+    plan = publish(built, "me/ml-100k-iot", private=True, api=api)
     assert [call for call, _, _ in api.calls] == [
         "repo_exists",
         "hf_hub_download",
@@ -187,7 +190,7 @@ def test_unreadable_remote_card_stops_the_upload(built: Path, tmp_path: Path) ->
     error = LocalEntryNotFoundError("connection error and README.md not in the cache")
     api = FakeApi(tmp_path, exists=True, card_error=error)
     with pytest.raises(UserError, match="the Hub call failed"):
-        publish(built, "me/ml-100k-iot", api=api)
+        publish(built, "me/ml-100k-iot", gated="manual", api=api)
     assert api.named("create_commit") == []
 
 
@@ -210,7 +213,7 @@ def test_merge_card_keeps_remote_only_configs_and_keys(built: Path) -> None:
 def test_unreadable_remote_front_matter(built: Path, tmp_path: Path, front: str) -> None:
     api = FakeApi(tmp_path, card=f"---\n{front}\n---\n# body\n", exists=True)
     with pytest.raises(UserError, match="unreadable YAML front matter"):
-        publish(built, "me/ml-100k-iot", api=api)
+        publish(built, "me/ml-100k-iot", gated="manual", api=api)
     assert api.named("create_commit") == []
 
 
@@ -221,17 +224,17 @@ def test_tampered_file_is_named(copy: Path, tmp_path: Path) -> None:
     target.write_bytes(bytes(data))
     api = FakeApi(tmp_path)
     with pytest.raises(UserError, match=r"test-00000-of-00001\.parquet.*rebuild"):
-        publish(copy, "me/ml-100k-iot", api=api)
+        publish(copy, "me/ml-100k-iot", gated="manual", api=api)
     assert api.calls == []
 
 
 def test_missing_file_and_missing_manifest(copy: Path) -> None:
     (copy / "items" / "catalog-00000-of-00001.parquet").unlink()
     with pytest.raises(UserError, match=r"catalog-00000-of-00001\.parquet.*missing"):
-        publish(copy, "me/ml-100k-iot", dry_run=True)
+        publish(copy, "me/ml-100k-iot", gated="manual", dry_run=True)
     (copy / "MANIFEST.json").unlink()
     with pytest.raises(UserError, match="not a dataset built by r2rec-bench"):
-        publish(copy, "me/ml-100k-iot", dry_run=True)
+        publish(copy, "me/ml-100k-iot", gated="manual", dry_run=True)
 
 
 @pytest.mark.parametrize(
@@ -250,7 +253,7 @@ def test_hub_failure_is_one_line(built: Path, tmp_path: Path) -> None:
 
     api.create_commit = refuse
     with pytest.raises(UserError) as caught:
-        publish(built, "me/ml-100k-iot", api=api)
+        publish(built, "me/ml-100k-iot", gated="manual", api=api)
     assert "connection reset" in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -351,3 +354,28 @@ def test_publish_never_follows_a_link_out_of_the_dataset(ml100k_build, tmp_path)
         f"r2rec-bench: error: {card}: a symbolic link; publish uploads plain files of the "
         "dataset folder only; rebuild it with `r2rec-bench build`"
     ]
+
+
+def test_a_source_that_restricts_redistribution_is_published_gated_or_private(
+    built: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(UserError, match=r"MovieLens-100K restrict redistribution; .*--gated"):
+        publish(built, "me/ml-100k-iot", dry_run=True)
+    api = FakeApi(tmp_path)
+    plan = publish(built, "me/ml-100k-iot", gated="manual", api=api)
+    order = [call for call, _, _ in api.calls]
+    assert order.index("update_repo_settings") < order.index("create_commit")
+    assert api.named("update_repo_settings") == [
+        (("me/ml-100k-iot",), {"repo_type": "dataset", "gated": "manual"})
+    ]
+    meta = front_matter(plan.card)
+    assert meta["license_link"].endswith("ml-100k-README.txt")
+    assert meta["license_link"] in meta["extra_gated_prompt"]
+    assert "arxiv.org/abs/2506.05069" in plan.card
+    assert "gated (manual)" in format_plan(plan)
+    (card_entry,) = [f for f in plan.files if f.path == "README.md"]
+    assert card_entry.bytes == len(plan.card.encode())  # the plan names the gated card
+    private = publish(built, "me/ml-100k-iot", private=True, dry_run=True)
+    assert private.gated is None and "extra_gated_prompt" not in private.card
+    with pytest.raises(UserError, match="--gated always: use auto"):
+        publish(built, "me/ml-100k-iot", gated="always", dry_run=True)

@@ -39,6 +39,7 @@ class PublishPlan:
     repo_exists: bool | None  # None: not checked (dry run)
     private: bool
     dry_run: bool
+    gated: str | None = None  # "auto" or "manual": users request access and accept the terms
     commit_url: str | None = None
 
 
@@ -134,11 +135,37 @@ def _remote_card(api: Any, repo_id: str) -> str | None:
     return Path(path).read_text(encoding="utf-8")
 
 
+GATED = ("auto", "manual")
+
+
+def _with_card(files: list[PlannedFile], card_bytes: bytes) -> list[PlannedFile]:
+    """The planned files with the card that is uploaded instead of the built one."""
+    entry = PlannedFile(CARD, len(card_bytes), hashlib.sha256(card_bytes).hexdigest())
+    return [entry if f.path == CARD else f for f in files]
+
+
+def gate_card(card_text: str, source: str) -> str:
+    """The card with the Hub's access-request prompt: a visitor reads the source's terms
+    (``license_link`` of the card) and accepts them before the files are served."""
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard(card_text)
+    terms = card.data.to_dict().get("license_link") or "the license section of this card"
+    card.data.extra_gated_prompt = (
+        f"This dataset is derived from {source}, whose terms restrict redistribution "
+        f"({terms}). Request access only if you accept them: research use, no "
+        "commercial use, cite the source, no further redistribution."
+    )
+    card.data.extra_gated_fields = {"I accept the terms of the source data": "checkbox"}
+    return str(card)
+
+
 def publish(
     directory: Path,
     repo_id: str,
     *,
     private: bool = False,
+    gated: str | None = None,
     dry_run: bool = False,
     token: str | None = None,
     api: Any = None,
@@ -150,10 +177,22 @@ def publish(
     """
     directory = Path(directory)
     check_repo_id(repo_id)
+    if gated is not None and gated not in GATED:
+        raise UserError(f"--gated {gated}: use auto (access granted on request) or manual")
     manifest = read_manifest(directory)
     files = _verified_files(directory, manifest)
+    source = manifest.get("source") or {}
+    if source.get("redistribution") == "restricted" and not (gated or private):
+        raise UserError(
+            f"{directory}: the terms of {source.get('name', 'its source data')} restrict "
+            "redistribution; publish it with --gated manual (visitors accept the terms "
+            "before download) or --private"
+        )
     # Bytes, not text mode: the card is uploaded exactly as built, newlines included.
     local_card = (directory / CARD).read_bytes().decode("utf-8")
+    if gated:
+        local_card = gate_card(local_card, source.get("name", "its source data"))
+        files = _with_card(files, local_card.encode("utf-8"))
     fingerprint = str(manifest.get("fingerprint", ""))
     message = (
         f"Publish {manifest.get('dataset')} (builder {manifest.get('builder_version')}, "
@@ -169,6 +208,7 @@ def publish(
         repo_exists=None,
         private=private,
         dry_run=dry_run,
+        gated=gated,
     )
     if dry_run:
         return plan
@@ -198,12 +238,7 @@ def publish(
             f" (kept its configs: {', '.join(kept)})" if kept else ""
         )
     card_bytes = card.encode("utf-8")
-    files = [
-        PlannedFile(CARD, len(card_bytes), hashlib.sha256(card_bytes).hexdigest())
-        if f.path == CARD
-        else f
-        for f in files
-    ]
+    files = _with_card(files, card_bytes)
     operations = [
         CommitOperationAdd(
             path_in_repo=f.path,
@@ -213,6 +248,9 @@ def publish(
     ]
     with _hub_errors(repo_id):
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        if gated:
+            # Before the files land, so that they are never served ungated.
+            api.update_repo_settings(repo_id, repo_type="dataset", gated=gated)
         commit = api.create_commit(
             repo_id, repo_type="dataset", operations=operations, commit_message=message
         )
@@ -243,7 +281,8 @@ def format_plan(plan: PublishPlan) -> str:
     state = {None: "", True: ", exists", False: ", will be created"}[plan.repo_exists]
     lines += [
         f"{len(plan.files)} files, {_size(total)}",
-        f"target: dataset repo {plan.repo_id} ({'private' if plan.private else 'public'}{state})",
+        f"target: dataset repo {plan.repo_id} ({'private' if plan.private else 'public'}"
+        f"{f', gated ({plan.gated})' if plan.gated else ''}{state})",
         f"commit: {plan.commit_message}",
         f"card:   {plan.card_note}",
     ]

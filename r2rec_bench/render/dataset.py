@@ -73,7 +73,14 @@ def _card_data(spec, configs: list[ConfigFile], n_rows: int):
         )
         if n_rows < limit
     )  # fmt: skip
-    extra = {"license_name": spec.source.license_name} if spec.source.license_name else {}
+    extra = {
+        key: value
+        for key, value in (
+            ("license_name", spec.source.license_name),
+            ("license_link", spec.source.license_link),
+        )
+        if value
+    }
     return DatasetCardData(
         pretty_name=spec.pretty_name,
         license=spec.source.license,
@@ -187,6 +194,7 @@ def write_dataset(
         "source": {
             "name": spec.source.name,
             "reader": spec.source.reader,
+            "redistribution": spec.source.redistribution,
             "format": log_meta["format"],
             "files": log_meta["files"],
             "notes": list(log_meta["notes"]),

@@ -15,12 +15,29 @@ from r2rec_bench.resources import resource_dir
 from r2rec_bench.trainer.recipe import Recipe
 
 CARD = "README.md"
-# Left out of a push: checkpoints only serve a resume, base/ is a scratch model's random start.
-PUSH_IGNORE = ["checkpoint-*/**", "base/**", ".*"]
+# Left out of a push: checkpoints only serve a resume, base/ is a scratch model's random start,
+# hidden files are local state (the Hub's .eval_results/ folder excepted).
+PUSH_IGNORE = ["checkpoint-*/**", "base/**", ".[!e]*", ".e[!v]*"]
+# The libraries whose versions decide what a trained checkpoint is (TRL's cards list them too).
+FRAMEWORKS = ("trl", "transformers", "peft", "torch", "datasets", "tokenizers", "accelerate")
 
 
-def _card_data(recipe: Recipe, summary: dict):
+def framework_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in FRAMEWORKS:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def _card_data(recipe: Recipe, summary: dict, results: dict | None, model_name: str):
     from huggingface_hub import ModelCardData
+
+    from r2rec_bench.harness.hub_results import model_index_results
 
     started = summary["started_from"]
     origin = (started.get("sft_started_from") if started["kind"] == "sft" else started) or {}
@@ -35,6 +52,9 @@ def _card_data(recipe: Recipe, summary: dict):
         base_model=base_model,
         datasets=[dataset] if dataset else None,
         tags=["r2rec-bench", "recommendation", "reasoning", "trl", recipe.stage],
+        # model-index: the harness's figures, shown in the card's evaluation widget.
+        model_name=model_name if results else None,
+        eval_results=model_index_results(results) if results else None,
     )
 
 
@@ -43,10 +63,12 @@ def render_model_card(recipe: Recipe, summary: dict, results: dict | None, repo_
     from huggingface_hub import ModelCard
 
     model_ref = repo_id or str(recipe.output_dir)
+    model_name = repo_id or recipe.output_dir.name
     return ModelCard.from_template(
-        _card_data(recipe, summary),
+        _card_data(recipe, summary, results, model_name),
         template_path=str(resource_dir("hub_cards") / "model_card.md"),
-        model_name=repo_id or recipe.output_dir.name,
+        model_name=model_name,
+        frameworks=framework_versions(),
         model_ref=model_ref,
         harness_version=__version__,
         summary=summary,
@@ -60,8 +82,13 @@ def render_model_card(recipe: Recipe, summary: dict, results: dict | None, repo_
 
 
 def write_model_card(recipe: Recipe, summary: dict, results: dict | None, repo_id: str | None):
+    """The card, and with an evaluation the Hub's ``.eval_results/`` file beside it."""
+    from r2rec_bench.harness.hub_results import write_eval_results
+
     card = render_model_card(recipe, summary, results, repo_id)
     (recipe.output_dir / CARD).write_text(str(card) + "\n", encoding="utf-8")
+    if results:
+        write_eval_results(recipe.output_dir, results)
 
 
 def push_model(out: Path, repo_id: str, *, quiet: bool) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from r2rec_bench.trainer.rewards import REWARDS
 from tests.conftest import run_cli
@@ -64,6 +65,17 @@ def test_sft_trains_a_scratch_model_and_evaluates_it(runs):
     card = (out / "README.md").read_text()
     assert "Trained **from scratch**" in card and results["dataset"]["fingerprint"] in card
     assert "| hr@1 |" in card and "stage: sft" in card
+    # The Hub's two places for results: model-index in the card, and .eval_results/.
+    from huggingface_hub import ModelCard
+
+    (model_index,) = ModelCard(card).data.to_dict()["model-index"]
+    metrics = {m["type"]: m["value"] for m in model_index["results"][0]["metrics"]}
+    assert metrics["hr@1"] == pytest.approx(results["metrics"]["hr@1"]["value"])
+    assert "- trl: " in card and "- transformers: " in card  # framework versions
+    (hub_file,) = (out / ".eval_results").glob("*.yaml")
+    entries = yaml.safe_load(hub_file.read_text())
+    hit = next(e for e in entries if e["dataset"]["task_id"] == "test-generate-hr@1")
+    assert hit["value"] == pytest.approx(results["metrics"]["hr@1"]["value"])
 
 
 def test_grpo_starts_from_sft_and_logs_every_reward(runs):
@@ -83,6 +95,7 @@ def test_grpo_starts_from_sft_and_logs_every_reward(runs):
     card = (out / "README.md").read_text()
     assert all(f"reward `{name}`" in card for name in REWARDS)
     assert "Not evaluated with this run" in card
+    assert "model-index" not in card and not (out / ".eval_results").exists()
 
 
 def test_evaluate_scores_the_grpo_checkpoint(runs, ml100k_build):
