@@ -234,3 +234,39 @@ def test_evaluate_module_gives_our_numbers(tmp_path):
     assert out["mrr"]["mrr"] == pytest.approx(ours["mrr"].mean())
     assert out["valid_ratio"]["valid_ratio"] == pytest.approx(ours["valid_ratio"].mean()) == 0.75
     assert out["hit_ratio"]["hit_ratio"] == 0.5  # users 1 and 4 within the top 2
+
+
+def test_metric_spaces_carry_a_card_whose_example_is_true(tmp_path):
+    """Each module written as a Hub metric Space: the card's front matter is what a Space
+    needs, and the example the card shows gives the value it states when the Space's own
+    copy of the module is loaded."""
+    probe = (
+        "import ast, json, re, sys, evaluate, yaml\n"
+        "from pathlib import Path\n"
+        "from r2rec_bench.harness.evaluate_modules import MODULES, write_metric_space\n"
+        "report = {}\n"
+        "for name in MODULES:\n"
+        "    space = write_metric_space(name, Path(sys.argv[1]) / name)\n"
+        "    card = (space / 'README.md').read_text()\n"
+        "    meta = yaml.safe_load(card.split('---')[1])\n"
+        "    example = r'>>> metric\\.compute\\((.*)\\)\\n\\s*(\\{.*\\})'\n"
+        "    call, stated = re.search(example, card).groups()\n"
+        "    kwargs = eval(f'dict({call})')\n"
+        "    got = evaluate.load(str(space / f'{name}.py')).compute(**kwargs)\n"
+        "    report[name] = {'meta': meta, 'stated': ast.literal_eval(stated), 'got': got,\n"
+        "                    'files': sorted(p.name for p in space.iterdir())}\n"
+        "print(json.dumps(report))\n"
+    )
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"),
+           "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "spaces")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report) == {"hit_ratio", "ndcg", "mrr", "valid_ratio"}
+    for name, entry in report.items():
+        assert entry["got"] == pytest.approx(entry["stated"]), name
+        meta = entry["meta"]
+        assert (meta["title"], meta["sdk"], meta["app_file"]) == (name, "gradio", "app.py")
+        assert {"evaluate", "metric"} <= set(meta["tags"]) and meta["description"]
+        assert entry["files"] == sorted(["README.md", "app.py", "requirements.txt", f"{name}.py"])

@@ -48,3 +48,41 @@ def ranking_metric_info(evaluate, datasets, description: str, inputs: str):
             }
         ),
     )
+
+
+def write_metric_space(name: str, out: Path) -> Path:
+    """Write ``out`` as a Hub ``evaluate`` metric Space for one of :data:`MODULES`: the
+    module, its metric card (README.md, from the module's own description and examples),
+    ``app.py`` (evaluate's Gradio widget) and ``requirements.txt``. Push it with
+    ``huggingface_hub.upload_folder(repo_type="space", ...)``."""
+    import importlib.util
+    import shutil
+
+    from jinja2 import Template
+
+    source = Path(module_path(name)) / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_r2rec_metric_{name}", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    description = module._DESCRIPTION.strip()
+    card = Template((Path(__file__).parent / "metric_card.md").read_text(encoding="utf-8"))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, out / source.name)
+    (out / "README.md").write_text(
+        card.render(
+            title=name,
+            summary=" ".join(description.split("\n\n")[0].split()),
+            description="\n" + description + "\n",
+            usage=module._KWARGS_DESCRIPTION.strip().replace("path/to/", "r2rec/"),
+            citation=CITATION.rstrip() + "\n",
+        ),
+        encoding="utf-8",
+    )
+    (out / "app.py").write_text(
+        "import evaluate\nfrom evaluate.utils import launch_gradio_widget\n\n"
+        f'launch_gradio_widget(evaluate.load("{name}.py"))\n',
+        encoding="utf-8",
+    )
+    (out / "requirements.txt").write_text("evaluate\nr2rec-bench\n", encoding="utf-8")
+    return out
