@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2rec_bench import __version__
+from r2rec_bench.leaderboard import rows
+from r2rec_bench.leaderboard.chart import chart
 from r2rec_bench.leaderboard.finder import DatasetFinder, Gold
+from r2rec_bench.leaderboard.rows import Rank
 from r2rec_bench.leaderboard.submission import Submission
 from r2rec_bench.resources import resource_dir
 
@@ -36,8 +39,17 @@ FAITHFULNESS = (
     ("comprehensiveness_gap", "Compr. gap (reported)"),
     ("sufficiency_gap", "Suff. gap (reported)"),
 )
+# The tie rule as the page, LEADERBOARD.md and docs/leaderboard.md state it
+# (rows.tie_ranks implements it).
+RANK_RULE = (
+    "Ranks are by HR@1 among the models of a board (LLMs and classical baselines; reference "
+    "recommenders are listed apart, unranked). A row at place p is shown as b–p when its "
+    "HR@1 95% interval overlaps (or touches) the interval of a row above it, where b is 1 "
+    "plus the number of rows above whose interval lies entirely above its own (their lower "
+    "end above its upper end): it may be as good as place b. A row whose interval every row "
+    "above clears is shown as p."
+)
 EXAMPLES_PER_ENTRY = 3
-CHART = {"width": 640, "height": 400, "left": 64, "right": 24, "top": 20, "bottom": 52}
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,17 @@ class Cell:
     def interval(self) -> str:
         return "" if self.low is None else f"[{self.low:.4f}, {self.high:.4f}]"
 
+    @property
+    def range(self) -> str:
+        """The interval as the index's cells show it: three decimals, so that fourteen
+        columns fit a 1400 px wide page (the entry page and LEADERBOARD.md give four)."""
+        return "" if self.low is None else f"{self.low:.3f}–{self.high:.3f}"
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The interval, or the value itself where an entry reports none."""
+        return (self.value, self.value) if self.low is None else (self.low, self.high)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -68,6 +91,36 @@ class Entry:
     @property
     def model(self) -> str:
         return self.results["backend"]["spec"]
+
+    @property
+    def kind(self) -> str:
+        return rows.model_kind(self.model)
+
+    @property
+    def mode(self) -> str:
+        return rows.display_mode(self.kind, self.results["mode"])
+
+    @property
+    def label(self) -> str:
+        """What the row is, e.g. "classical baseline · scores"."""
+        return f"{rows.KIND_LABELS[self.kind]} · {self.mode}"
+
+    @property
+    def parameters(self) -> int | None:
+        return rows.parameter_count(self.results.get("model") or {})
+
+    @property
+    def parameters_text(self) -> str:
+        return rows.format_parameters(self.parameters)
+
+    @property
+    def size(self) -> str:
+        """The LLM size bucket; empty for the other kinds, which the size filter leaves be."""
+        return rows.size_bucket(self.parameters) if self.kind == "llm" else ""
+
+    @property
+    def hub_url(self) -> str | None:
+        return rows.hub_url(self.model, self.results.get("model") or {})
 
     @property
     def parser_note(self) -> str:
@@ -88,13 +141,16 @@ class Entry:
             return Cell(None)
         return Cell(entry["value"], entry.get("ci_low"), entry.get("ci_high"))
 
-    def summary(self) -> dict:
-        """The entry in leaderboard.json."""
+    def summary(self, rank: Rank | None) -> dict:
+        """The entry in leaderboard.json; ``rank`` is None for a reference recommender."""
         columns = (*ACCURACY, *FAITHFULNESS)
         return {
             "name": self.name,
             "model": self.model,
+            "kind": self.kind,
             "mode": self.results["mode"],
+            "parameters": self.parameters,
+            "rank": None if rank is None else {"place": rank.place, "best": rank.best},
             "parser": self.results["parser"],
             "n_users": self.results["n_users"],
             "page": self.page,
@@ -108,7 +164,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Board:
-    """The entries of one dataset split, best HR@1 first."""
+    """The entries of one dataset split, best HR@1 first. Reference recommenders are listed
+    apart and not ranked: they calibrate the faithfulness metrics, they do not compete."""
 
     dataset: str
     split: str
@@ -122,6 +179,22 @@ class Board:
     @property
     def anchor(self) -> str:
         return f"{self.dataset}-{self.split}"
+
+    @property
+    def ranked(self) -> list[tuple[Rank, Entry]]:
+        """The models (LLMs and classical baselines) with their ranks."""
+        models = [e for e in self.entries if e.kind != "reference"]
+        ranks = rows.tie_ranks([e.cell("hr@1").bounds for e in models])
+        return list(zip(ranks, models, strict=True))
+
+    @property
+    def references(self) -> list[Entry]:
+        return [e for e in self.entries if e.kind == "reference"]
+
+    @property
+    def reference_rows(self) -> list[tuple[None, Entry]]:
+        """The reference recommenders as the index's table takes rows: with no rank."""
+        return [(None, e) for e in self.references]
 
 
 def _examples(submission: Submission, gold: Gold) -> list[dict]:
@@ -168,44 +241,6 @@ def collect(submissions: list[Submission], finder: DatasetFinder) -> list[Board]
     ]
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    return [low + (high - low) * i / count for i in range(count + 1)]
-
-
-def chart(board: Board, metric: str, title: str) -> dict | None:
-    """Points (in SVG pixels) of HR@1 against one faithfulness metric; None when no entry
-    reports it."""
-    points = [(e, e.cell(metric), e.cell("hr@1")) for e in board.entries]
-    points = [(e, x.value, y.value) for e, x, y in points if x.value is not None]
-    if not points:
-        return None
-    geometry = CHART
-    x_low = min(0.0, *(x for _, x, _ in points))
-    x_high = max(1.0, *(x for _, x, _ in points))
-    y_high = max(1.0, *(y for _, _, y in points))
-    plot_w = geometry["width"] - geometry["left"] - geometry["right"]
-    plot_h = geometry["height"] - geometry["top"] - geometry["bottom"]
-
-    def px(x: float) -> float:
-        return round(geometry["left"] + (x - x_low) / (x_high - x_low) * plot_w, 1)
-
-    def py(y: float) -> float:
-        return round(geometry["top"] + (1 - y / y_high) * plot_h, 1)
-
-    return {
-        "metric": metric,
-        "title": title,
-        "geometry": geometry,
-        "x_axis": {"y": py(0.0), "x0": px(x_low), "x1": px(x_high)},
-        "x_ticks": [(px(t), f"{t:.2f}") for t in _ticks(x_low, x_high)],
-        "y_ticks": [(py(t), f"{t:.2f}") for t in _ticks(0.0, y_high)],
-        "points": [
-            {"x": px(x), "y": py(y), "label": e.model, "page": e.page, "hr1": y, "value": x}
-            for e, x, y in points
-        ],
-    }
-
-
 def _markdown_text(text: str) -> str:
     """Text as literal Markdown table content: no HTML, emphasis, links or cell breaks."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -225,14 +260,15 @@ def markdown_tables(boards: list[Board]) -> str:
             "",
             f"Dataset fingerprint `{board.fingerprint}`.",
             "",
-            "| # | model | mode | " + " | ".join(titles) + " |",
+            "| # | model | type | " + " | ".join(titles) + " |",
             "|---:|---|---|" + "---:|" * len(titles),
         ]
-        for place, entry in enumerate(board.entries, 1):
+        listed = [(rank.text, e) for rank, e in board.ranked]
+        for place, entry in listed + [("—", e) for e in board.references]:
             cells = [entry.cell(key) for key, _ in board.columns]
             text = [f"{c.text} {c.interval}".strip() for c in cells]
             lines.append(
-                f"| {place} | {_markdown_text(entry.model)} | {entry.results['mode']} | "
+                f"| {place} | {_markdown_text(entry.model)} | {entry.label} | "
                 + " | ".join(text)
                 + " |"
             )
@@ -249,7 +285,10 @@ def markdown(boards: list[Board]) -> str:
         "arithmetic right, not that the named model produced the outputs. The counterfactual "
         "columns (Compr. gap, Suff. gap) need the model itself and are checked only for "
         "consistency with the reported per-user values. Cells: value [95% bootstrap "
-        "interval]; — where an entry reports no figure.\n\n" + markdown_tables(boards)
+        "interval]; — where an entry reports no figure. "
+        + RANK_RULE
+        + "\n\n"
+        + markdown_tables(boards)
     )
 
 
@@ -277,22 +316,44 @@ def results_card(boards: list[Board]) -> str:
         keep_trailing_newline=True,
     )
     return environment.get_template("results_card.md").render(
-        boards=boards, tables=markdown_tables(boards), version=__version__
+        boards=boards, tables=markdown_tables(boards), rank_rule=RANK_RULE, version=__version__
     )
 
 
+def leaderboard_json(boards: list[Board]) -> str:
+    """leaderboard.json: every board's entries, best HR@1 first, with their ranks."""
+    payload = {"schema_version": 1, "boards": []}
+    for board in boards:
+        ranks = {entry.name: rank for rank, entry in board.ranked}
+        payload["boards"].append(
+            {
+                "dataset": board.dataset,
+                "split": board.split,
+                "fingerprint": board.fingerprint,
+                "entries": [entry.summary(ranks.get(entry.name)) for entry in board.entries],
+            }
+        )
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
 def render_site(boards: list[Board], out: Path) -> None:
-    """Write index.html, a page per entry, leaderboard.json, LEADERBOARD.md and the
-    results-repo card (README.md) into ``out``, which must exist and be empty."""
+    """Write index.html, submit.html, a page per entry, leaderboard.json, LEADERBOARD.md and
+    the results-repo card (README.md) into ``out``, which must exist and be empty."""
     environment = _environment()
     charts = {
         board.anchor: [c for key, title in FAITHFULNESS if (c := chart(board, key, title))]
         for board in boards
     }
-    (out / "index.html").write_text(
-        environment.get_template("index.html").render(boards=boards, charts=charts),
-        encoding="utf-8",
-    )
+    filters = {"kinds": rows.KINDS, "modes": rows.MODES, "sizes": rows.SIZES}
+    pages = {
+        "index.html": {"charts": charts, "filters": filters, "unknown_size": rows.UNKNOWN_SIZE},
+        "submit.html": {},
+    }
+    for name, context in pages.items():
+        (out / name).write_text(
+            environment.get_template(name).render(boards=boards, rank_rule=RANK_RULE, **context),
+            encoding="utf-8",
+        )
     page = environment.get_template("entry.html")
     for board in boards:
         for entry in board.entries:
@@ -300,20 +361,6 @@ def render_site(boards: list[Board], out: Path) -> None:
             (out / entry.page).write_text(
                 page.render(board=board, entry=entry, columns=board.columns), encoding="utf-8"
             )
-    payload = {
-        "schema_version": 1,
-        "boards": [
-            {
-                "dataset": board.dataset,
-                "split": board.split,
-                "fingerprint": board.fingerprint,
-                "entries": [entry.summary() for entry in board.entries],
-            }
-            for board in boards
-        ],
-    }
-    (out / "leaderboard.json").write_text(
-        json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (out / "leaderboard.json").write_text(leaderboard_json(boards), encoding="utf-8")
     (out / "LEADERBOARD.md").write_text(markdown(boards), encoding="utf-8")
     (out / "README.md").write_text(results_card(boards), encoding="utf-8")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 DATASET = "ml-100k-iot"
 MODELS = ("pop", "random")
@@ -92,3 +92,48 @@ def make_evil(folder: Path, dataset: Path) -> None:
         results["faithfulness"] = aggregate(samples, results["seed"])
 
     edit_results(folder, edit)
+
+
+# The synthetic board's entries: (submission name, spec, model record, share of hits). The
+# first two are close enough for their HR@1 intervals to overlap.
+SYNTHETIC_ENTRIES = (
+    ("chat-7b", "org-a/chat-7b", {"parameters": 7_000_000_000, "revision": "a" * 40}, 0.6),
+    ("served", "openai:served-model", {}, 0.5),
+    ("cooccurrence", "baseline:cooccurrence", {"parameters": 5_000}, 0.2),
+)
+
+
+@pytest.fixture
+def two_board_site(evaluated, ml100k_build, tmp_path) -> Path:
+    """A site rendered by `leaderboard build` with two boards: ml-100k-iot (the two baselines
+    and the reference recommender ref:hallucinator) and a small synthetic dataset (a Hub LLM
+    of 7B parameters, a served LLM of unknown size and a classical baseline)."""
+    from r2rec_bench.task.dataset import open_dataset
+    from tests.benchmarks.leaderboard_data import NAME, write_dataset, write_submission
+
+    root = tmp_path / "two-boards"
+    submissions = root / "submissions"
+    for model in MODELS:
+        file_submission(evaluated[model], submissions, f"baseline--{model}")
+    file_submission(evaluated["hallucinator"], submissions, "ref--hallucinator")
+    synthetic = write_dataset(root / NAME, users=200, items=500)
+    for seed, (name, spec, model, skill) in enumerate(SYNTHETIC_ENTRIES):
+        folder = submissions / NAME / name
+        write_submission(folder, synthetic, skill=skill, seed=seed)
+
+        def describe(results: dict, spec=spec, model=model) -> None:
+            results["backend"]["spec"] = spec
+            results["model"] = {"id": spec, **model}
+
+        edit_results(folder, describe)
+    pins = json.loads((REPO / "leaderboard" / "datasets.json").read_text())
+    pins[NAME] = {"hub_repo": None, "fingerprint": open_dataset(synthetic).recomputed_fingerprint()}
+    (root / "datasets.json").write_text(json.dumps(pins))
+    site = root / "site"
+    result = run_cli(
+        "leaderboard", "build", "--submissions", str(submissions), "--out", str(site),
+        "--dataset", str(ml100k_build), "--dataset", str(synthetic),
+        "--pins", str(root / "datasets.json"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return site

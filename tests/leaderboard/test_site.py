@@ -1,5 +1,6 @@
-"""`r2rec-bench leaderboard build`: what the static site holds, that it has no external
-asset, that markup from a submission stays text, and that a rebuild changes no byte."""
+"""`r2rec-bench leaderboard build`: what the static site holds (a tab per dataset split,
+ranks with ties, labelled rows, the how-to-submit page), that it has no external asset, that
+markup from a submission stays text, and that a rebuild changes no byte."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import pytest
 
 from r2rec_bench.leaderboard.site import FAITHFULNESS
 from tests.conftest import run_cli
-from tests.leaderboard.conftest import DATASET, EVIL, file_submission, make_evil
+from tests.leaderboard.conftest import (
+    DATASET,
+    EVIL,
+    SYNTHETIC_ENTRIES,
+    file_submission,
+    make_evil,
+)
 
 FAITHFULNESS_KEYS = [key for key, _ in FAITHFULNESS]
 
@@ -46,6 +53,7 @@ def test_site_files_and_tables(site, evaluated):
         f"entries/{DATASET}/test/evil.html",
         "index.html",
         "leaderboard.json",
+        "submit.html",
     ]
     pop = json.loads((evaluated["pop"] / "results.json").read_text())
     board = json.loads((site / "leaderboard.json").read_text())["boards"][0]
@@ -59,9 +67,7 @@ def test_site_files_and_tables(site, evaluated):
     }
     index = (site / "index.html").read_text()
     hr1 = pop["metrics"]["hr@1"]
-    assert (
-        f"{hr1['value']:.4f}" in index and f"[{hr1['ci_low']:.4f}, {hr1['ci_high']:.4f}]" in index
-    )
+    assert f"{hr1['value']:.4f}" in index and f"{hr1['ci_low']:.3f}–{hr1['ci_high']:.3f}" in index
     for title in ("HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR", "Valid", "Grounding"):
         assert f">{title}</button>" in index
     # A chart for each faithfulness metric some entry reports, with its points; else a note.
@@ -74,7 +80,8 @@ def test_site_files_and_tables(site, evaluated):
     assert f"## {DATASET} (test)" in markdown
     row = next(line for line in markdown.splitlines() if line.startswith("| 1 |"))
     assert row.startswith(
-        f"| 1 | baseline:pop | generate | {hr1['value']:.4f} [{hr1['ci_low']:.4f}, "
+        f"| 1 | baseline:pop | classical baseline · scores | {hr1['value']:.4f} "
+        f"[{hr1['ci_low']:.4f}, "
     )
     assert "| — |" in row or row.endswith("— |")
     card = (site / "README.md").read_text()
@@ -126,12 +133,17 @@ class Fetches(HTMLParser):
             self.fetches.append("style")
 
 
-def test_no_external_assets(site):
-    for page in [site / "index.html", *(site / "entries").rglob("*.html")]:
+def test_no_external_assets(two_board_site):
+    """Nothing is fetched from elsewhere; the only links out are to models' Hub pages."""
+    hub_links = []
+    for page in sorted(two_board_site.rglob("*.html")):
         parser = Fetches()
         parser.feed(page.read_text())
         assert parser.fetches == [], page
-        assert parser.hrefs and not [h for h in parser.hrefs if re.match(r"[a-z]+:|//", h)]
+        outside = [h for h in parser.hrefs if re.match(r"[a-z]+:|//", h)]
+        assert parser.hrefs and all(h.startswith("https://huggingface.co/") for h in outside)
+        hub_links += outside
+    assert set(hub_links) == {"https://huggingface.co/org-a/chat-7b"}
 
 
 def test_markup_in_names_and_reasoning_is_text(site):
@@ -198,9 +210,74 @@ def test_parser_options_and_reported_figures_are_shown(
     assert result.returncode == 0, result.stderr
     index = (out / "index.html").read_text()
     assert (
-        'fuzzy-reader.html">ref:hallucinator</a> <span class="ci">(fuzzy title matching)' in index
-    )
+        'fuzzy-reader.html">ref:hallucinator</a>\n<span class="tag">reference recommender · '
+        "generate · fuzzy title matching</span>"
+    ) in index
     assert "Compr. gap (reported)</button>" in index and "Suff. gap (reported)</button>" in index
     board = json.loads((out / "leaderboard.json").read_text())["boards"][0]
     (entry,) = [e for e in board["entries"] if e["name"] == "fuzzy-reader"]
     assert entry["parser"]["fuzzy"] is True
+
+
+def test_ranks_show_ties_of_overlapping_intervals(site):
+    board = json.loads((site / "leaderboard.json").read_text())["boards"][0]
+    ranked = [(e["name"], e["rank"]) for e in board["entries"]]
+    intervals = [e["metrics"]["hr@1"] for e in board["entries"]]
+    # pop clears both others; the random baseline's interval overlaps the LLM's above it.
+    assert [name for name, _ in ranked] == ["baseline--pop", "evil", "baseline--random"]
+    assert intervals[0]["ci_low"] > intervals[1]["ci_high"]
+    assert intervals[1]["ci_low"] <= intervals[2]["ci_high"]
+    assert [rank for _, rank in ranked] == [
+        {"place": 1, "best": 1},
+        {"place": 2, "best": 2},
+        {"place": 3, "best": 2},
+    ]
+    index = (site / "index.html").read_text()
+    assert '<td class="rank" data-sort="3">2–3</td>' in index
+    assert "overlaps (or touches) the interval of a row above it" in index
+    assert "| 2–3 | baseline:random |" in (site / "LEADERBOARD.md").read_text()
+
+
+def test_a_tab_per_dataset_split_and_labelled_rows(two_board_site):
+    index = (two_board_site / "index.html").read_text()
+    tabs = re.findall(r'<button type="button" role="tab" id="tab-([^"]+)"', index)
+    panels = re.findall(r'<section id="([^"]+)" role="tabpanel"', index)
+    assert tabs == panels == [f"{DATASET}-test", "synthetic-iot-test"]
+    rows = re.findall(r'<tr data-kind="(\w+)" data-mode="(\w+)" data-size="([\w-]*)"', index)
+    assert sorted(rows) == sorted(
+        [
+            ("baseline", "scores", ""),  # baseline:pop and :random on ml-100k-iot
+            ("baseline", "scores", ""),
+            ("reference", "generate", ""),
+            ("llm", "generate", "4b-10b"),  # the synthetic board
+            ("llm", "generate", "unknown"),
+            ("baseline", "scores", ""),
+        ]
+    )
+    for label in ("classical baseline · scores", "reference recommender · generate", "LLM"):
+        assert f'<span class="tag">{label}' in index
+    # The reference recommender sits in its own table, unranked.
+    references = index.split('class="board references"')[1].split("</table>")[0]
+    assert "ref:hallucinator" in references and 'class="rank absent"' in references
+    for label in ("Search models", "Kind", "Mode", "LLM parameters"):
+        assert f">{label}\n<" in index
+    for name, spec, _, _ in SYNTHETIC_ENTRIES:
+        assert f'synthetic-iot/test/{name}.html">{spec}</a>' in index
+    assert '<a href="https://huggingface.co/org-a/chat-7b" rel="noopener">Hub page</a>' in index
+    page = (two_board_site / "entries/synthetic-iot/test/chat-7b.html").read_text()
+    assert "LLM · generate;" in page and "https://huggingface.co/org-a/chat-7b" in page
+
+
+def test_submit_page_gives_the_steps(two_board_site):
+    index = (two_board_site / "index.html").read_text()
+    assert '<a href="submit.html">How to submit</a>' in index
+    page = (two_board_site / "submit.html").read_text()
+    for step in (
+        f"r2rec-bench evaluate --model YOUR_MODEL --dataset out/{DATASET}",
+        f"r2rec-bench submit results/{DATASET}/YOUR_MODEL_SLUG/test-generate",
+        "--hub ORG/RESULTS_REPO",
+        "<code>r2rec-bench leaderboard verify</code>",
+        "<code>r2rec-bench leaderboard build</code>",
+    ):
+        assert step in page
+    assert f"{DATASET} (test), synthetic-iot (test)." in page

@@ -1,5 +1,7 @@
 """The built site in a real headless browser (Debian's chromium through selenium): sorting a
-column, following an entry's link, and markup from a submission shown as text, never run.
+column, following an entry's link, markup from a submission shown as text, never run; and,
+opened from disk, the dataset tabs, the search box, the filters and a table that fits a page
+1400 and 1920 px wide.
 
 Skipped only where chromium is absent and R2REC_BENCH_REQUIRE_BROWSER is unset; CI installs
 chromium and sets it, so there the test cannot be skipped silently.
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.leaderboard.conftest import DATASET, EVIL, file_submission, make_evil
+from tests.leaderboard.conftest import DATASET, EVIL, SYNTHETIC_ENTRIES, file_submission, make_evil
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
@@ -132,3 +134,96 @@ def test_sort_open_entry_and_markup_stays_text(served, browser, evaluated):
     assert browser.find_element(By.TAG_NAME, "h1").text == EVIL
     assert EVIL in browser.find_element(By.CSS_SELECTOR, "article.sample pre").text
     assert browser.find_elements(By.CSS_SELECTOR, "img, script") == []
+
+
+def visible_models(driver) -> list[str]:
+    """The model names of the rows shown in the shown tab, both of its tables."""
+    from selenium.webdriver.common.by import By
+
+    cells = driver.find_elements(By.CSS_SELECTOR, "section:not([hidden]) tbody tr td.model a")
+    return [cell.text for cell in cells if cell.is_displayed() and cell.text != "Hub page"]
+
+
+def assert_tables_fit(driver) -> None:
+    """Neither the page nor any shown table is wider than the window: no column is cut off
+    and none is left to a scroll bar."""
+    width = driver.execute_script("return window.innerWidth")
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= width
+    tables = driver.execute_script(
+        "return Array.from(document.querySelectorAll('section:not([hidden]) .table-wrap'))"
+        ".map(function (wrap) { return [wrap.scrollWidth, wrap.clientWidth]; })"
+    )
+    assert tables and all(scroll <= client for scroll, client in tables), tables
+
+
+@pytest.mark.parametrize("width", [1400, 1920])
+def test_tables_fit_the_page(width, served, two_board_site, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(width, 1000)
+    browser.get(f"{served}/index.html")  # a long model name full of markup
+    assert browser.execute_script("return window.innerWidth") == width
+    assert_tables_fit(browser)
+    browser.get(two_board_site.joinpath("index.html").as_uri())
+    for tab in browser.find_elements(By.CSS_SELECTOR, '[role="tab"]'):
+        tab.click()
+        assert_tables_fit(browser)
+
+
+def test_tabs_search_and_filters_from_disk(two_board_site, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    synthetic = [spec for _, spec, _, _ in SYNTHETIC_ENTRIES]
+    browser.get(two_board_site.joinpath("index.html").as_uri())  # no server: from disk
+    tabs = browser.find_elements(By.CSS_SELECTOR, '[role="tab"]')
+    assert [tab.text for tab in tabs] == [f"{DATASET} · test", "synthetic-iot · test"]
+    assert [tab.get_attribute("aria-selected") for tab in tabs] == ["true", "false"]
+    first = ["baseline:pop", "baseline:random", "ref:hallucinator"]
+    assert visible_models(browser) == first
+
+    tabs[1].click()
+    assert [tab.get_attribute("aria-selected") for tab in tabs] == ["false", "true"]
+    assert visible_models(browser) == synthetic  # best HR@1 first
+    ranks = browser.find_elements(By.CSS_SELECTOR, "section:not([hidden]) td.rank")
+    assert [rank.text for rank in ranks] == ["1", "1–2", "3"]  # the two LLMs overlap
+
+    # The kind filter: only the classical baseline stays.
+    kind = Select(browser.find_element(By.ID, "filter-kind"))
+    kind.select_by_visible_text("classical baseline")
+    assert visible_models(browser) == ["baseline:cooccurrence"]
+    tabs[0].click()
+    assert visible_models(browser) == ["baseline:pop", "baseline:random"]
+    notes = browser.find_elements(By.CSS_SELECTOR, "section:not([hidden]) .none-match")
+    assert [note.is_displayed() for note in notes] == [False, True]  # no reference row left
+    kind.select_by_visible_text("all kinds")
+
+    # The size filter keeps LLMs of that size, and the baselines as points of reference.
+    tabs[1].click()
+    Select(browser.find_element(By.ID, "filter-size")).select_by_visible_text("4B to 10B")
+    assert visible_models(browser) == ["org-a/chat-7b", "baseline:cooccurrence"]
+    Select(browser.find_element(By.ID, "filter-size")).select_by_visible_text("size unknown")
+    assert visible_models(browser) == ["openai:served-model", "baseline:cooccurrence"]
+    Select(browser.find_element(By.ID, "filter-size")).select_by_visible_text("all sizes")
+
+    # Typing narrows the rows at each key, on every tab.
+    search = browser.find_element(By.ID, "search")
+    search.send_keys("c")
+    assert visible_models(browser) == ["org-a/chat-7b", "baseline:cooccurrence"]
+    search.send_keys("hat")
+    assert visible_models(browser) == ["org-a/chat-7b"]
+    tabs[0].click()
+    assert visible_models(browser) == []
+    search.clear()
+    search.send_keys("POP")
+    assert visible_models(browser) == ["baseline:pop"]
+    Select(browser.find_element(By.ID, "filter-mode")).select_by_visible_text("generate")
+    assert visible_models(browser) == []
+
+    # An entry page's link back opens its own tab.
+    browser.get(two_board_site.joinpath("entries/synthetic-iot/test/served.html").as_uri())
+    browser.find_element(By.LINK_TEXT, "← leaderboard").click()
+    assert browser.current_url.endswith("index.html#synthetic-iot-test")
+    assert visible_models(browser) == synthetic
+    link = browser.find_element(By.LINK_TEXT, "Hub page")
+    assert link.get_attribute("href") == "https://huggingface.co/org-a/chat-7b"
