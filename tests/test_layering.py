@@ -36,6 +36,8 @@ ALLOWED = {
     "harness": {"task", "llm", "faithfulness"},
     "trainer": {"task", "llm", "faithfulness", "harness"},
     "leaderboard": {"task", "faithfulness", "harness"},
+    # lm-evaluation-harness tasks: the contract, and the plain prompt text of llm.chat.
+    "lm_eval_tasks": {"task", "llm"},
 }
 
 

@@ -22,6 +22,8 @@ def test_installed_wheel_carries_builders_and_cards_and_builds(ml100k_raw, tmp_p
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "r2rec_bench/_data/builders/ml-100k-iot.toml" in names
     assert "r2rec_bench/_data/hub_cards/dataset_card.md" in names
+    assert "r2rec_bench/lm_eval_tasks/r2rec_ml100k_iot_rank.yaml" in names
+    assert "r2rec_bench/lm_eval_tasks/_r2rec_template_yaml" in names
 
     site = tmp_path / "site"
     subprocess.run(
