@@ -206,7 +206,7 @@ def register(subcommands) -> None:
         help="backend options (recorded in results.json; a resume must give the same). hf: "
         "dtype (auto, float32, bfloat16, float16), device (auto, cpu, cuda, cuda:1), "
         "device_map (e.g. auto, to spread a model over GPUs), trust_remote_code; openai: "
-        "num_concurrent, timeout, max_retries",
+        "timeout, max_retries (requests in flight: --batch-size)",
     )
     evaluate.add_argument(
         "--gen-kwargs",

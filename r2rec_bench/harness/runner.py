@@ -41,8 +41,9 @@ from r2rec_bench.task.scoring import score_scores, score_text
 FAITHFULNESS = ("static", "full")
 DEFAULT_BATCH_SIZE = 32
 # Options that change how fast or where a model runs, not what it answers: a resume may
-# change them (a smaller batch after running out of memory, a restarted server's new port).
-_FREE_OPTIONS = frozenset({"batch_size", "base_url"})
+# change them (a smaller batch after running out of memory, a restarted server's new port,
+# a longer timeout or more retries for a busy server).
+_FREE_OPTIONS = frozenset({"batch_size", "base_url", "timeout", "max_retries"})
 
 
 def model_slug(spec: str, adapter: str | None = None) -> str:

@@ -1,17 +1,16 @@
-"""A small client for OpenAI-compatible servers (vLLM, SGLang, TGI, llama.cpp, hosted APIs).
+"""OpenAI-compatible servers (vLLM, SGLang, TGI, llama.cpp, hosted APIs) through the official
+``openai`` SDK, plus what the benchmark adds: bounded concurrency with results in input
+order, and failures turned into one-line errors that name the URL and the fix.
 
-Written here rather than taken from the ``openai`` package because the benchmark needs exact
-control of what is retried (429, 5xx, time-outs, dropped connections, with backoff and
-``Retry-After``), of concurrency, and of how failures become one-line errors, over plain
-HTTP that every such server speaks; ``httpx`` does the HTTP.
+The SDK does the HTTP and the retries: 408, 409, 429, 5xx, time-outs and dropped
+connections are retried ``max_retries`` times with exponential backoff (0.5 s doubling to
+8 s, with jitter), or after the server's ``Retry-After`` when it sends one.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,8 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from r2rec_bench.errors import UserError
 
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
-CONNECT_RETRIES = 2  # retries when nothing listens at the address
+# The bearer token sent when no key is set: servers started without a key (vLLM,
+# llama.cpp, SGLang) ignore it, and the SDK refuses to start with none at all.
+NO_KEY = "EMPTY"
 
 
 class EndpointError(UserError):
@@ -51,116 +51,119 @@ class OpenAICompatibleClient:
         api_key: str | None = None,
         timeout: float = 120.0,
         max_retries: int = 6,
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
         concurrency: int = 8,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        import httpx
+        # Imported here: a template-teacher build or `--help` does not load the SDK.
+        try:
+            import openai
+        except ImportError:
+            raise UserError(
+                "OpenAI-compatible servers need the openai package; install it with "
+                "`pip install 'r2rec-bench[openai]'`"
+            ) from None
 
         self.base_url = base_url.rstrip("/")
         # What messages show: user, password and query of the URL never reach a terminal.
         self.where = redact_url(self.base_url)
         self.model = model
+        self.timeout = timeout
         self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
         self.concurrency = max(1, concurrency)
-        self._sleep = sleep
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self._sdk = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=key or NO_KEY,
             timeout=timeout,
-            headers=headers,
-            limits=httpx.Limits(max_connections=self.concurrency),
+            max_retries=max_retries,
         )
-        self._lock = threading.Lock()
-        self.requests_sent = 0
-        self.retries = 0
 
     def close(self) -> None:
-        self._http.close()
-
-    def _post(self, path: str, payload: dict) -> dict:
-        import httpx
-
-        url = f"{self.base_url}/{path}"
-        shown = f"{self.where}/{path}"
-        last_problem = ""
-        for attempt in range(self.max_retries + 1):
-            wait = min(self.max_backoff, self.backoff * 2**attempt)
-            try:
-                with self._lock:
-                    self.requests_sent += 1
-                response = self._http.post(url, json=payload)
-            except httpx.TimeoutException:
-                last_problem = "timed out"
-            except httpx.ConnectError as exc:
-                last_problem = f"connection failed ({type(exc).__name__})"
-                # Nothing listens there: a few quick retries cover a server still starting,
-                # the full backoff budget would keep the user waiting a minute for nothing.
-                if attempt >= min(self.max_retries, CONNECT_RETRIES):
-                    raise EndpointError(
-                        f"{shown}: {last_problem} on all {attempt + 1} attempts; check that "
-                        f"the server is up and reachable at --base-url"
-                    ) from None
-            except httpx.TransportError as exc:
-                last_problem = f"connection failed ({type(exc).__name__})"
-            else:
-                if response.status_code < 300:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        last_problem = "answered with a body that is not JSON"
-                elif response.status_code in RETRY_STATUS:
-                    last_problem = f"answered HTTP {response.status_code}"
-                    retry_after = response.headers.get("Retry-After", "")
-                    if retry_after.replace(".", "", 1).isdigit():
-                        wait = min(self.max_backoff, float(retry_after))
-                else:
-                    detail = response.text.strip().replace("\n", " ")[:200]
-                    raise EndpointError(
-                        f"{shown}: HTTP {response.status_code} {detail}; check --model and "
-                        "--base-url"
-                    )
-            if attempt < self.max_retries:
-                with self._lock:
-                    self.retries += 1
-                self._sleep(wait)
-        raise EndpointError(
-            f"{shown}: {last_problem} on all {self.max_retries + 1} attempts; check that the "
-            f"server is up and reachable at --base-url"
-        )
+        self._sdk.close()
 
     def chat(self, messages: list[dict], **params: Any) -> ChatResult:
-        body = self._post("chat/completions", {"model": self.model, "messages": messages, **params})
+        """``params`` go to ``chat.completions.create``; a server's own extensions (vLLM's
+        ``continue_final_message``, ``top_k``) go in ``extra_body``."""
+        path = "chat/completions"
+        completion = self._call(
+            path,
+            lambda: self._sdk.chat.completions.create(
+                model=self.model, messages=messages, **params
+            ),
+        )
         try:
-            choice = body["choices"][0]
-            usage = body.get("usage")
-            usage = usage if isinstance(usage, dict) else {}
+            choice = completion.choices[0]
+            usage = completion.usage
             return ChatResult(
-                text=_text(choice["message"].get("content")),
-                prompt_tokens=_count(usage.get("prompt_tokens")),
-                completion_tokens=_count(usage.get("completion_tokens")),
-                finish_reason=choice.get("finish_reason"),
+                text=_text(choice.message.content),
+                prompt_tokens=_count(getattr(usage, "prompt_tokens", None)),
+                completion_tokens=_count(getattr(usage, "completion_tokens", None)),
+                finish_reason=getattr(choice, "finish_reason", None),
             )
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        except (IndexError, TypeError, AttributeError):
             raise EndpointError(
-                f"{self.where}/chat/completions: the answer is not an OpenAI chat completion"
+                f"{self.where}/{path}: the answer is not an OpenAI chat completion"
             ) from None
 
-    def complete(self, prompt: str, **params: Any) -> dict:
-        """Raw text-completion response (used for prompt log-probabilities)."""
-        return self._post("completions", {"model": self.model, "prompt": prompt, **params})
+    def complete(self, prompt: str, **params: Any):
+        """The SDK's ``Completion`` for a text prompt (used for prompt log-probabilities)."""
+        return self._call(
+            "completions",
+            lambda: self._sdk.completions.create(model=self.model, prompt=prompt, **params),
+        )
 
     def map(self, function: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """``function`` over ``items`` with at most ``concurrency`` requests in flight, results
-        in input order; the first exception propagates after in-flight calls finish."""
+        in input order; the first exception propagates once the calls in flight finish, and
+        the queued ones are dropped (each would wait out its own retries first)."""
         items = list(items)
         if self.concurrency == 1 or len(items) <= 1:
             return [function(item) for item in items]
+        # Executor.map cancels the queued calls when one raises.
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(function, items))
+
+    def _call(self, path: str, request: Callable[[], Any]) -> Any:
+        """``request()``, with whatever the SDK raises after its retries as an
+        ``EndpointError`` that names the URL and what to check."""
+        import openai
+
+        shown = f"{self.where}/{path}"
+        attempts = f"on all {self.max_retries + 1} attempts"
+        reachable = "check that the server is up and reachable at --base-url"
+        try:
+            return request()
+        except openai.APITimeoutError:
+            problem = f"timed out after {self.timeout:g} s {attempts}"
+            raise EndpointError(
+                f"{shown}: {problem}; {reachable}, or set a longer timeout=SECONDS"
+            ) from None
+        except openai.APIConnectionError as exc:
+            cause = type(exc.__cause__ or exc).__name__
+            problem = f"connection failed ({cause}) {attempts}"
+            raise EndpointError(f"{shown}: {problem}; {reachable}") from None
+        except openai.APIStatusError as exc:
+            raise EndpointError(f"{shown}: {_refusal(exc, self.max_retries)}") from None
+        except openai.APIError as exc:  # a 2xx answer the SDK could not read
+            raise EndpointError(f"{shown}: unreadable answer ({exc.message[:200]})") from None
+
+
+def _refusal(exc, max_retries: int) -> str:
+    """What an HTTP error status means for the user, with the server's own words."""
+    status = exc.status_code
+    detail = exc.response.text.strip().replace("\n", " ")[:200]
+    if status in (401, 403):
+        fix = "check the API key in $OPENAI_API_KEY"
+    elif status == 429 or status >= 500:
+        # Retried by the SDK (unless the server asked for a wait over its limit).
+        fix = (
+            f"still failing after up to {max_retries} retries; check that the server is up "
+            "and not overloaded at --base-url, or use fewer requests in flight"
+        )
+    elif status == 404:
+        fix = "check the model name and --base-url"
+    else:
+        fix = "the server refused the request; check the model name and the settings sent"
+    return f"HTTP {status} {detail}; {fix}"
 
 
 def _text(content) -> str:

@@ -65,7 +65,7 @@ def make_teacher(
     ``$R2REC_BENCH_CACHE/teacher``); ``max_tokens`` bounds each answer; ``concurrency`` is
     the number of requests in flight (openai), ``batch_size`` the generation batch and
     ``dtype`` the weights' type (hf);
-    ``client_options`` (``timeout``, ``max_retries``, ``backoff``, ``api_key``...) go to the
+    ``client_options`` (``timeout``, ``max_retries``, ``api_key``...) go to the
     OpenAI-compatible client.
     """
 

@@ -1,8 +1,9 @@
 """A local OpenAI-compatible HTTP server for tests: a real socket on 127.0.0.1.
 
 It answers ``/v1/chat/completions`` and ``/v1/completions`` through a ``responder`` the test
-supplies, counts every request (by a hash of its body), and can be told to fail: the next
-``n`` requests answer a status code (429, 500...) or stall past the client's time-out.
+supplies, records every request (path, body and headers) and counts it (by a hash of its
+body), and can be told to fail: the next ``n`` requests answer a status code (429, 500...),
+with headers such as ``Retry-After``, or stall past the client's time-out.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class FakeOpenAIServer:
         """``responder(path, body) -> response dict`` answers every successful request."""
         self.responder = responder
         self.requests: list[tuple[str, dict]] = []
+        self.headers: list[dict[str, str]] = []  # names in lower case
         self.body_counts: Counter[str] = Counter()
-        self._failures: list[tuple[int | None, float]] = []
+        self._failures: list[tuple[int | None, float, dict[str, str]]] = []
         self._lock = threading.Lock()
         server = self
 
@@ -49,21 +51,25 @@ class FakeOpenAIServer:
                 body = json.loads(raw or b"{}")
                 with server._lock:
                     server.requests.append((self.path, body))
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     server.body_counts[hashlib.sha256(raw).hexdigest()] += 1
                     failure = server._failures.pop(0) if server._failures else None
                 if failure is not None:
-                    status, stall = failure
+                    status, stall, headers = failure
                     if stall:
                         time.sleep(stall)
                     if status is not None:
-                        self._send(status, {"error": {"message": f"injected {status}"}})
+                        error = {"error": {"message": f"injected {status}"}}
+                        self._send(status, error, headers)
                         return
                 self._send(200, server.responder(self.path, body))
 
-            def _send(self, status: int, payload: dict) -> None:
+            def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -80,11 +86,17 @@ class FakeOpenAIServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def fail_next(self, count: int, status: int | None = 500, stall: float = 0.0) -> None:
-        """The next ``count`` requests answer ``status`` (after stalling ``stall`` seconds);
-        ``status=None`` with a stall answers normally but late (a time-out)."""
+    def fail_next(
+        self,
+        count: int,
+        status: int | None = 500,
+        stall: float = 0.0,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """The next ``count`` requests answer ``status`` with ``headers`` (after stalling
+        ``stall`` seconds); ``status=None`` with a stall answers normally but late."""
         with self._lock:
-            self._failures.extend([(status, stall)] * count)
+            self._failures.extend([(status, stall, headers or {})] * count)
 
     def __enter__(self) -> FakeOpenAIServer:
         self._thread.start()

@@ -66,7 +66,6 @@ def main(argv: list[str]) -> None:
         base_url=base_url,
         cache_dir=Path(cache_dir),
         concurrency=int(concurrency),
-        backoff=0.01,
     )
     try:
         traces = build_traces(teacher, output, graph, examples, chains, PromptStyle())

@@ -56,7 +56,6 @@ def _build(small, base_url: str, cache: Path, concurrency: int = CONCURRENCY, **
         base_url=base_url,
         cache_dir=cache,
         concurrency=concurrency,
-        backoff=0.01,
         **options,
     )
     try:

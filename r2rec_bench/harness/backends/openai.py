@@ -1,16 +1,21 @@
 """The ``openai`` backend: any OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, APIs).
 
-``generate`` sends each prompt to ``/chat/completions`` (greedy: temperature 0, ``max_tokens``
-= ``max_new_tokens``), many in flight at once. ``rank`` needs prompt log-probabilities, which
-only the text ``/completions`` endpoint gives: for every candidate it sends the chat prompt
-rendered as plain text (``System: ...``, ``User: ...``, ``Assistant:``; the server's chat
-template is not applied there), the answer prefix ``<think>\\n</think>\\n<answer>``, the title
-and ``</answer>``, with ``echo=true, logprobs=1, max_tokens=0``, and sums the log-probabilities
-of the tokens that cover the title and the closing tag, found by their text offsets (a token
-that straddles the boundary counts as the candidate's). Limitations: chat-only servers and
-most hosted chat APIs do not offer echo with log-probabilities, and some servers refuse
-``max_tokens=0``; both end in a one-line error that says so. Scores from this backend are not
-comparable with the ``hf`` backend's, whose prompt goes through the model's chat template.
+``generate`` sends each prompt to ``/chat/completions`` with ``max_tokens`` = ``max_new_tokens``
+(understood by every such server, unlike OpenAI's newer ``max_completion_tokens``) and the
+run's seed; decoding is greedy (temperature 0) unless ``generation`` (``--gen-kwargs``) sets
+temperature, top_p or top_k (the last a vLLM, SGLang and llama.cpp extension). ``--batch-size``
+requests are in flight at once (default 8).
+
+``rank`` needs prompt log-probabilities, which only the text ``/completions`` endpoint gives:
+for every candidate it sends the chat prompt rendered as plain text (``System: ...``,
+``User: ...``, ``Assistant:``; the server's chat template is not applied there), the answer
+prefix ``<think>\\n</think>\\n<answer>``, the title and ``</answer>``, with ``echo=true,
+logprobs=1, max_tokens=0``, and sums the log-probabilities of the tokens that cover the title
+and the closing tag, found by their text offsets (a token that straddles the boundary counts
+as the candidate's). Limitations: chat-only servers and most hosted chat APIs do not offer
+echo with log-probabilities, and some servers refuse ``max_tokens=0``; both end in a one-line
+error that says so. Scores from this backend are not comparable with the ``hf`` backend's,
+whose prompt goes through the model's chat template.
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ from r2rec_bench.task.records import EvalRequest, Generation
 
 DEFAULT_CONCURRENCY = 8
 RANK_SCORES = ("sum", "mean")
+# --gen-kwargs keys this backend applies: sampling settings, and two that override the
+# --max-new-tokens and --seed flags.
+GENERATION_KEYS = ("temperature", "top_p", "top_k", "max_new_tokens", "seed")
+# Sampling settings that the OpenAI API itself does not define: sent as extra body fields.
+EXTENSION_KEYS = ("top_k",)
 
 
 class OpenAIBackend:
@@ -38,7 +48,7 @@ class OpenAIBackend:
         batch_size: int | str = "auto",
         max_new_tokens: int = 512,
         seed: int | None = None,
-        temperature: float = 0.0,
+        generation: dict | None = None,
         rank_score: str = "sum",
         timeout: float = 120.0,
         max_retries: int = 6,
@@ -63,9 +73,19 @@ class OpenAIBackend:
         # Only host and port are recorded: a URL may carry credentials or a key in its query.
         self.host = parts.hostname + (f":{parts.port}" if parts.port else "")
         self.model_id = model
-        self.max_new_tokens = max_new_tokens
-        self.seed = seed
-        self.temperature = temperature
+        settings = dict(generation or {})
+        unknown = sorted(set(settings) - set(GENERATION_KEYS))
+        if unknown:
+            raise UserError(
+                f"--gen-kwargs {unknown[0]}: not for openai models; use "
+                f"{', '.join(GENERATION_KEYS)}"
+            )
+        self.max_new_tokens = settings.pop("max_new_tokens", max_new_tokens)
+        self.seed = settings.pop("seed", seed)
+        # Exactly the decoding fields of every chat request, as describe() records them.
+        self.decoding = {"temperature": 0.0, **settings, "max_tokens": self.max_new_tokens}
+        if self.seed is not None:
+            self.decoding["seed"] = self.seed
         self.rank_score = rank_score
         self.concurrency = concurrency
         self.client = OpenAICompatibleClient(
@@ -89,11 +109,7 @@ class OpenAIBackend:
             "concurrency": self.concurrency,
             "max_new_tokens": self.max_new_tokens,
             "seed": self.seed,
-            "generation": {
-                "temperature": self.temperature,
-                "max_tokens": self.max_new_tokens,
-                "seed": self.seed,
-            },
+            "generation": dict(self.decoding),
             "rank": {
                 "score": self.rank_score,
                 "endpoint": "completions",
@@ -104,21 +120,21 @@ class OpenAIBackend:
         }
 
     def generate(self, requests: list[EvalRequest]) -> list[Generation]:
-        params: dict = {"temperature": self.temperature, "max_tokens": self.max_new_tokens}
-        if self.seed is not None:
-            params["seed"] = self.seed
+        params = {k: v for k, v in self.decoding.items() if k not in EXTENSION_KEYS}
+        extensions = {k: v for k, v in self.decoding.items() if k in EXTENSION_KEYS}
 
         def ask(request: EvalRequest) -> Generation:
             if not request.assistant_prefix:
-                result = self.client.chat(request.prompt, **params)
+                result = self.client.chat(request.prompt, **params, extra_body=extensions)
             else:
                 # A begun assistant turn to continue: vLLM's and SGLang's chat extension.
                 messages = [
                     *request.prompt,
                     {"role": "assistant", "content": request.assistant_prefix},
                 ]
+                continuation = {"continue_final_message": True, "add_generation_prompt": False}
                 result = self.client.chat(
-                    messages, **params, continue_final_message=True, add_generation_prompt=False
+                    messages, **params, extra_body={**extensions, **continuation}
                 )
             return Generation(result.text, result.prompt_tokens, result.completion_tokens)
 
@@ -144,13 +160,13 @@ class OpenAIBackend:
     def _score(self, prefix: str, continuation: str) -> tuple[float, int]:
         """(sum of log-probabilities, token count) of ``continuation`` after ``prefix``."""
         text = prefix + continuation
-        body = self.client.complete(text, echo=True, logprobs=1, max_tokens=0, temperature=0)
+        completion = self.client.complete(text, echo=True, logprobs=1, max_tokens=0, temperature=0)
         where = f"{self.client.where}/completions"
         try:
-            logprobs = body["choices"][0]["logprobs"]
-            offsets = [int(o) for o in logprobs["text_offset"]]
-            values = logprobs["token_logprobs"]
-        except (KeyError, IndexError, TypeError, ValueError):
+            logprobs = completion.choices[0].logprobs
+            offsets = [int(o) for o in logprobs.text_offset]
+            values = logprobs.token_logprobs
+        except (AttributeError, IndexError, TypeError, ValueError):
             raise EndpointError(
                 f"{where}: the answer has no prompt log-probabilities (echo with logprobs); "
                 f"this server or model does not offer them, which rank mode needs; "
