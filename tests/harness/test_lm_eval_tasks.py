@@ -81,8 +81,10 @@ class PromptOrderLM(LM):
             answers.append("<think>\nThought 1: none\n</think>\n<answer>" + "\n".join(first_three))
         return answers
 
+    # lm-eval's LM declares it abstract; neither r2rec task asks for rolling (perplexity)
+    # scores, so a call would be a bug in the tasks, and this double says so loudly.
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
-        raise NotImplementedError
+        raise NotImplementedError("the r2rec tasks never request rolling log-likelihoods")
 
 
 class IndifferentLM(PromptOrderLM):
