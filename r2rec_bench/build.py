@@ -99,7 +99,7 @@ def make_traces(
     chains = sample_chains(
         inputs.graph, examples, kinds=iot.chain_kinds, per_example=iot.chains_per_example,
         weighting=iot.weighting, seed=spec.protocol.seed, held_out=output.seen_keys,
-        progress=not quiet,
+        loop_share=iot.loop_share, progress=not quiet,
     )  # fmt: skip
     bar.update(1)
     bar.set_postfix_str(f"traces by {teacher}")
@@ -162,6 +162,7 @@ def iot_configs(
         "targets_per_user": iot.targets_per_user,
         "teacher": teacher,
         "weighting": iot.weighting,
+        "loop_share": iot.loop_share,
         "chain_kinds": dict(sorted(Counter(chain.kind for chain in all_chains).items())),
         "chain_steps": {str(k): v for k, v in sorted(Counter(c.steps for c in all_chains).items())},
         "examples_without_chain": int(sum(1 for t in traces if not t.chains)),
@@ -180,6 +181,9 @@ def iot_configs(
         "completion_tokens": int(sum(t.completion_tokens for t in traces)),
         "max_examples": iot.max_examples,
         "verified_steps": _verified_steps(traces),
+        "steps_by_kind": _steps_by_kind(traces),
+        "kept_with_loop": int(sum(any(c.kind == "loop" for c in t.chains) for t in kept)),
+        "target_popularity": _target_popularity(output, examples, traces, kept),
         **({"teacher_seconds": round(seconds, 1)} if teacher != "template" and seconds else {}),
         **({"template_comparison": _verified_steps(template)} if template else {}),
         "graph": inputs.graph.statistics(),
@@ -233,6 +237,38 @@ def _verified_steps(traces: list[Trace]) -> dict:
         "steps": len(steps),
         "share": verified / len(steps) if steps else 0.0,
         "mean_quality": float(np.mean([t.quality for t in traces])) if traces else 0.0,
+    }
+
+
+def _steps_by_kind(traces: list[Trace]) -> list[dict]:
+    """Per kind of masked step: how often the teacher was right, against chance (1/options),
+    and how many wrong steps were kept as corrections."""
+    found: dict[str, list[int | float]] = {}
+    for thought in (t for trace in traces for t in trace.thoughts):
+        counts = found.setdefault(thought.step, [0, 0, 0.0])
+        counts[0] += 1
+        counts[1] += thought.verified
+        counts[2] += 1 / thought.options if thought.options else 0.0
+    return [
+        {"step": kind, "steps": n, "verified": v / n, "chance": chance / n, "corrections": n - v}
+        for kind, (n, v, chance) in found.items()
+    ]
+
+
+def _target_popularity(output, examples, traces: list[Trace], kept: list[Trace]) -> dict:
+    """Median training interactions of the targets, before and after the quality filter, and
+    of the test targets: whether the filter keeps the easy (popular) examples."""
+    popularity = output.catalog.train_popularity
+
+    def median(codes) -> float:
+        return (
+            float(np.median(popularity[np.asarray(codes, dtype=np.int64)])) if len(codes) else 0.0
+        )
+
+    return {
+        "all_examples": median(examples.target[[t.example for t in traces]]),
+        "kept": median(examples.target[[t.example for t in kept]]),
+        "test": median(output.test.target),
     }
 
 

@@ -45,6 +45,9 @@ class IoTSpec:
     targets_per_user: int = 3  # each user's last N training interactions become examples
     chains_per_example: int = 1
     chain_kinds: tuple[str, ...] = ("bridge", "bridge3", "loop")
+    # Share of examples that also get a closed loop (a similar user) before their chains to
+    # the target, as the paper's interaction loops beside the bridges.
+    loop_share: float = 0.0
     weighting: str = "co_interaction"  # or uniform, recency
     teacher: str = "template"  # or hf:<model>, openai:<model> (with a base URL)
     min_quality: float = 0.5  # traces with a lower share of verified steps stay out of `sft`
@@ -60,6 +63,10 @@ class IoTSpec:
             raise UserError("[iot] min_quality must lie between 0 and 1")
         if not 0.0 <= self.sft_validation_share < 1.0:
             raise UserError("[iot] sft_validation_share must lie in [0, 1)")
+        if not 0.0 <= self.loop_share <= 1.0 or (
+            self.loop_share and "loop" not in self.chain_kinds
+        ):
+            raise UserError("[iot] loop_share lies between 0 and 1 and needs `loop` in chain_kinds")
         if self.max_examples is not None and self.max_examples < 1:
             raise UserError("[iot] max_examples must be at least 1 (leave it out for all)")
 

@@ -60,6 +60,8 @@ def _trace_from_dict(data: dict) -> Trace:
                 cited_items=tuple(t["cited_items"]),
                 claimed_edge=edge(t["claimed_edge"]),
                 verified=t["verified"],
+                step=t.get("step", ""),
+                options=t.get("options", 0),
             )
             for t in data["thoughts"]
         ),

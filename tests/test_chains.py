@@ -504,6 +504,27 @@ def test_ml100k_sampling_is_seeded_and_independent_of_row_order(ml100k, sampled)
     assert alone == [first[r] for r in rows]
 
 
+def test_ml100k_loop_share_mixes_a_loop_in_before_the_bridges(ml100k, sampled):
+    output, examples, graph = ml100k
+    plain, mixed = sampled(), sampled(loop_share=0.4)
+    with_loop = [row for row, chains in enumerate(mixed) if chains and chains[0].kind == "loop"]
+    # A seeded coin per example: about 40% (binomial sd ~0.9 points at 2,829 examples).
+    assert 0.36 < len(with_loop) / len(examples) < 0.44
+    for row, chains in enumerate(mixed):
+        assert sum(chain.kind == "loop" for chain in chains) <= 1
+        # The chains to the target are those the example gets without mixing.
+        rest = chains[1:] if row in with_loop else chains
+        assert rest == plain[row] or (not rest and plain[row][0].kind == "loop")
+    # The coin depends on the example, not on the rows drawn with it.
+    rows = np.random.default_rng(3).permutation(len(examples))[:500]
+    alone = sample_chains(
+        graph, examples.take(rows), held_out=output.seen_keys, loop_share=0.4, progress=False
+    )
+    assert alone == [mixed[r] for r in rows]
+    with pytest.raises(UserError, match="loop share"):
+        sample_chains(graph, examples, kinds=("bridge",), loop_share=0.4, progress=False)
+
+
 def paired_z(a, b) -> float:
     difference = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     return difference.mean() / (difference.std(ddof=1) / np.sqrt(len(difference)))

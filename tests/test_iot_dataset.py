@@ -75,6 +75,50 @@ def test_thoughts_cite_exact_titles_and_the_answer_is_the_target(published):
         ]
 
 
+def test_no_trace_names_its_users_validation_or_test_target(published):
+    """Anywhere: the messages, the chains, the thoughts' citations (issue 14)."""
+    title = dict(zip(published["catalog"]["item_id"], published["catalog"]["title"], strict=True))
+    held_out: dict[str, set[str]] = {}
+    for split in published["eval"].values():
+        for user, target in zip(split["user_id"], split["target"], strict=True):
+            held_out.setdefault(user, set()).add(target)
+    named = 0
+    for row in published["sft"]:
+        targets = held_out[row["user_id"]]
+        text = "\n".join(message["content"] for message in row["messages"])
+        quoted = set(QUOTED.findall(text))
+        named += bool({title[t] for t in targets} & quoted)
+        ids = {n["id"] for c in row["chains"] for n in c["nodes"] if n["kind"] == "item"}
+        ids |= {i for t in row["thoughts"] for i in t["cited_item_ids"]}
+        named += bool(ids & targets)
+    assert named == 0
+
+
+def test_a_quarter_or_more_of_the_traces_hold_a_closed_loop(published):
+    iot = published["manifest"]["statistics"]["iot"]
+    with_loop = [row for row in published["sft"] if any(c["kind"] == "loop" for c in row["chains"])]
+    assert len(with_loop) >= len(published["sft"]) / 4
+    assert len(with_loop) == iot["kept_with_loop"]
+    for row in with_loop:
+        loop = next(c for c in row["chains"] if c["kind"] == "loop")
+        user, i0, u1, i1, back = (n["id"] for n in loop["nodes"])
+        assert user == back == row["user_id"] and u1 != user and i0 != i1
+        assert {i0, i1} <= set(row["history"])  # u1 shares two shown items with the user
+
+
+def test_verified_is_read_against_chance(published):
+    """Every thought records its step and options; the card's table counts them."""
+    by_kind = {r["step"]: r for r in published["manifest"]["statistics"]["iot"]["steps_by_kind"]}
+    for row in published["sft"]:
+        for thought in row["thoughts"]:
+            assert thought["step"] in by_kind and 1 <= thought["options"] <= 20
+    assert by_kind["target"]["chance"] == pytest.approx(1 / 20)
+    # Verified means better than chance, and no step kind is free (kinds of 100 steps or
+    # more: a 3-hop bridge's middle item is rare on ml-100k).
+    for kind in (k for k in by_kind.values() if k["steps"] >= 100):
+        assert kind["chance"] < kind["verified"] < 1
+
+
 def test_quality_filter_and_counts_match_the_card(published):
     iot = published["manifest"]["statistics"]["iot"]
     assert iot["examples"] == published["rl"].num_rows == 3 * 943

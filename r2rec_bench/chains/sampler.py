@@ -25,7 +25,10 @@ Valid chains of each kind (shapes in ``types``):
 Preference: chains that reach the target explain the answer, so an example gets bridges, then
 3-hop bridges, then loops, each kind only for the chains that the previous ones could not
 provide. An empty tuple means that no chain of any requested kind exists; the caller writes
-attribute-only reasoning for that example.
+attribute-only reasoning for that example. Mixing (``loop_share``, the paper's closed loops
+beside the bridges): that share of the examples, chosen by a seeded coin per (u0, t), first
+gets a loop — a similar user — and then its ``per_example`` chains as above (loops left out of
+them).
 
 Weighting (each draw is exact: a chain's probability is its weight over the total weight of
 the valid chains of its kind). With s(u) = the number of u0's shown items (V) that u has, and
@@ -94,6 +97,7 @@ _SHAPES = {
 }
 # Proposals per example in each fast round; beyond them enumerating is about as cheap.
 _ROUNDS = (32, 256)
+_MIX = 7  # the stream of the loop-mixing coin (the fast rounds use streams 0 to 5)
 _BATCH = 4096  # examples per fast round: bounds its arrays to a few tens of MB
 
 
@@ -106,6 +110,7 @@ def sample_chains(
     weighting: str = "co_interaction",
     seed: int = 0,
     held_out: np.ndarray | None = None,
+    loop_share: float = 0.0,
     progress: bool = True,
 ) -> list[tuple[Chain, ...]]:
     """Up to ``per_example`` distinct chains for each example row, in the preference order of
@@ -124,6 +129,8 @@ def sample_chains(
         raise UserError("chains per example must be at least 1")
     if seed < 0:
         raise UserError("the chain seed must be 0 or more")
+    if not 0.0 <= loop_share <= 1.0 or (loop_share and "loop" not in kinds):
+        raise UserError("the loop share lies between 0 and 1 and needs the `loop` chain kind")
     order = tuple(kind for kind in PREFERENCE if kind in kinds)
     sampler = _Sampler(graph, weighting, seed, held_out)
     users = np.asarray(examples.user, dtype=np.int64)
@@ -138,8 +145,19 @@ def sample_chains(
             batch = slice(start, start + _BATCH)
             user, target, time, shown = users[batch], targets[batch], times[batch], history[batch]
             chosen: list[list[tuple[str, tuple]]] = [[] for _ in range(len(user))]
-            for kind in order:
-                needs = per_example - np.array([len(found) for found in chosen])
+            coin = _uniforms(_stream_keys(seed, user, target), np.zeros(1, np.int64), _MIX)
+            mixed = np.flatnonzero(coin[:, 0] < loop_share)
+            looped = np.zeros(len(user), dtype=np.int64)  # 1 where a mixed-in loop was found
+            for kind, only in ([("loop", mixed)] if len(mixed) else []) + [
+                (k, None) for k in order
+            ]:
+                if only is None:
+                    needs = per_example + looped - np.array([len(found) for found in chosen])
+                    if kind == "loop":
+                        needs[looped == 1] = 0  # one loop per example
+                else:
+                    needs = np.zeros(len(user), dtype=np.int64)
+                    needs[only] = 1
                 rows = np.flatnonzero(needs > 0)
                 fast = sampler.fast(
                     kind, user[rows], target[rows], time[rows], shown[rows], needs[rows]
@@ -148,6 +166,8 @@ def sample_chains(
                     example = (int(user[row]), int(target[row]), int(time[row]), int(shown[row]))
                     found = sampler.complete(kind, *example, draws, int(needs[row]))
                     chosen[row] += [(kind, codes) for codes in found]
+                if only is not None:
+                    looped[only] = [len(chosen[row]) for row in only.tolist()]
             chains += _build(graph, chosen)
             bar.update(len(chosen))
     return chains

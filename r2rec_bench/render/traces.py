@@ -33,6 +33,8 @@ THOUGHT = pa.struct(
         ("cited_item_ids", pa.list_(pa.string())),
         ("claimed_edge", EDGE),
         ("verified", pa.bool_()),
+        ("step", pa.string()),
+        ("options", pa.int32()),
     ]
 )
 
@@ -135,6 +137,8 @@ def sft_table(
                 "cited_item_ids": [str(names.items[i]) for i in t.cited_items],
                 "claimed_edge": names.edge(t.claimed_edge),
                 "verified": bool(t.verified),
+                "step": t.step,
+                "options": int(t.options),
             }
             for t in trace.thoughts
         ]

@@ -101,7 +101,9 @@ class LLMTeacher:
                     for k in active
                 ]
                 for k, reply in zip(active, self._answer(batch, bar.update), strict=True):
-                    thoughts[k].append(judge(reply.text, plans[k].steps[j], titles))
+                    thoughts[k].append(
+                        judge(reply.text, plans[k].steps[j], titles, plans[k].forbidden)
+                    )
                     tokens[k][0] += reply.prompt_tokens
                     tokens[k][1] += reply.completion_tokens
         return [

@@ -10,10 +10,11 @@ title matched case- and space-insensitively. No readable prediction = a wrong on
 The step is verified when the prediction is the true option. The reply's reasoning (the
 reply without the prediction line, ``<think>`` tags and "Thought N:" prefixes, on one line)
 becomes the step's thought only when the step is verified *and* the reasoning is grounded:
-non-empty, balanced double quotes, every quoted span an exact catalog title, the masked
-item (when the step masks an item) among them, and no ``<answer>`` tag; otherwise the
-template's thought for the step is kept, so every kept thought argues for the true node and
-cites only real titles.
+non-empty, balanced double quotes, every quoted span an exact catalog title and none of the
+user's later items (its validation and test targets among them), the masked item (when the
+step masks an item) among them, and no ``<answer>`` tag; otherwise the template's thought for
+the step is kept — written as the correction of the model's wrong prediction when there was
+one — so every kept thought argues for the true node and cites only real titles.
 """
 
 from __future__ import annotations
@@ -113,9 +114,13 @@ def reasoning(reply: str) -> str:
     return " ".join(text.split())
 
 
-def judge(reply: str, step: Step, title_codes: dict[str, int]) -> Thought:
-    """The thought kept for a step the model answered with ``reply`` (see module doc)."""
-    verified = parse_prediction(reply, step) == step.answer
+def judge(
+    reply: str, step: Step, title_codes: dict[str, int], forbidden: frozenset[int] = frozenset()
+) -> Thought:
+    """The thought kept for a step the model answered with ``reply`` (see module doc);
+    ``forbidden``: items the thought must not cite (the user's later items)."""
+    prediction = parse_prediction(reply, step)
+    verified = prediction == step.answer
     text = reasoning(reply)
     quoted = _QUOTED.findall(text)
     cited = list(dict.fromkeys(title_codes.get(q, -1) for q in quoted))
@@ -123,10 +128,11 @@ def judge(reply: str, step: Step, title_codes: dict[str, int]) -> Thought:
         bool(text)
         and text.count('"') % 2 == 0
         and -1 not in cited
+        and forbidden.isdisjoint(cited)
         and (step.masked_item is None or step.masked_item in cited)
         and "<answer" not in text.lower()
         and "</answer" not in text.lower()
     )
     if verified and grounded:
-        return Thought(text, tuple(cited), step.edge, True)
-    return Thought(step.thought, step.cited, step.edge, verified)
+        return Thought(text, tuple(cited), step.edge, True, step.kind, len(step.options))
+    return Thought(*step.written(prediction), step.edge, verified, step.kind, len(step.options))

@@ -24,7 +24,13 @@ class TemplateTeacher:
                 example=plan.row,
                 chains=plan.chains,
                 thoughts=tuple(
-                    Thought(step.thought, step.cited, step.edge, step.guess == step.answer)
+                    Thought(
+                        *step.written(step.guess),
+                        step.edge,
+                        step.guess == step.answer,
+                        step.kind,
+                        len(step.options),
+                    )
                     for step in plan.steps
                 ),
                 attribute_only=plan.attribute_only,

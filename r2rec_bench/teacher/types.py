@@ -15,6 +15,8 @@ class Thought:
     cited_items: tuple[int, ...]  # item codes the text cites
     claimed_edge: ChainEdge | None  # the training edge this step walks (None: attribute-only)
     verified: bool  # the teacher predicted the masked node before it was revealed
+    step: str = ""  # the kind of masked step (teacher.plan): pivot, user, item, target...
+    options: int = 0  # how many options the prediction chose among (chance: 1 / options)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from r2rec_bench.errors import UserError
 from r2rec_bench.task.prompt import PromptStyle
 from r2rec_bench.teacher import build_traces, make_teacher
 from r2rec_bench.teacher.facts import ItemText
+from r2rec_bench.teacher.plan import Planner
 from tests.support.teacher_driver import dump
 from tests.support.tiny_lm import save_tiny_lm
 
@@ -42,15 +43,18 @@ def test_a_local_model_runs_the_pipeline_and_its_garbage_verifies_nothing(
     spec = f"hf:{tiny_model}"
     teacher = make_teacher(spec, cache_dir=tmp_path, max_tokens=8, batch_size=3)
     traces = _build(teacher, few)
-    template = _build(make_teacher("template"), few)
+    output, graph, examples, chains = few
+    planner = Planner(output, graph, STYLE)
+    plans = [planner.plan(examples, row, tuple(chains[row])) for row in range(len(chains))]
     steps = sum(len(t.thoughts) for t in traces)
-    assert steps == sum(len(t.thoughts) for t in template) == 4
+    assert steps == sum(len(plan.steps) for plan in plans) == 4
     assert [t.attribute_only for t in traces] == [False, True]
-    for trace, fallback in zip(traces, template, strict=True):
+    for trace, plan in zip(traces, plans, strict=True):
         assert trace.teacher == spec
         assert not any(thought.verified for thought in trace.thoughts)
-        # Unverified: the template's grounded thought is kept in place of the garbage.
-        assert [t.text for t in trace.thoughts] == [t.text for t in fallback.thoughts]
+        # Unverified and no readable prediction: the template's grounded thought (no
+        # correction to write) is kept in place of the garbage.
+        assert [t.text for t in trace.thoughts] == [step.thought for step in plan.steps]
         assert trace.prompt_tokens > 100 * len(trace.thoughts)
         assert 0 < trace.completion_tokens <= 8 * len(trace.thoughts)
     assert len(list(tmp_path.rglob("*.json"))) == steps

@@ -7,6 +7,7 @@ import dataclasses
 import re
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -63,9 +64,11 @@ def test_thoughts_cite_exact_titles_and_the_last_reaches_the_target(
         assert trace.chains == tuple(chains[row])
         assert trace.attribute_only == (not chains[row])
         kinds.update(chain.kind for chain in trace.chains)
-        # One step per chain edge; each bridge's edge into the target is the one final step.
+        # One step per chain edge; each bridge's edge into the target is the one final step,
+        # and a loop's closing edge is revealed with the history item before it.
         bridges = sum(c.nodes[-1].code == examples.target[row] for c in trace.chains)
-        assert len(trace.thoughts) == sum(c.steps for c in trace.chains) - bridges + 1
+        loops = sum(c.kind == "loop" for c in trace.chains)
+        assert len(trace.thoughts) == sum(c.steps for c in trace.chains) - bridges - loops + 1
         chain_edges = {edge for chain in trace.chains for edge in chain.edges}
         target = int(examples.target[row])
         for n, thought in enumerate(trace.thoughts):
@@ -94,13 +97,18 @@ def test_every_masked_step_has_exactly_one_right_option(ml100k_examples):
     for row in range(0, len(examples), 3):
         plan = planner.plan(examples, row, chains[row])
         for step in plan.steps[:-1]:
-            assert len(set(step.codes)) == len(step.codes) == 5
+            # Fewer than 5 only when the history holds too few items a step may offer.
+            assert len(set(step.codes)) == len(step.codes) <= 5
+            assert len(step.codes) == 5 or step.kind in ("pivot", "loop_item")
             edge = step.edge
             if step.titles:  # an item reached from edge.user
                 connected = [graph.edge(edge.user, item) is not None for item in step.codes]
             else:  # a user reached from edge.item
                 connected = [graph.edge(user, edge.item) is not None for user in step.codes]
-            assert connected == [k == step.answer for k in range(5)]
+            if step.kind != "pivot":  # the user's other history items are its items too
+                assert connected == [k == step.answer for k in range(len(step.codes))]
+            else:
+                assert step.codes[step.answer] == edge.item
         final = plan.steps[-1]
         assert final.codes == tuple(examples.candidates[row])
         assert final.answer == examples.target_index[row]
@@ -123,6 +131,46 @@ def test_no_prompt_shows_its_answer_or_a_later_one_before_asking(ml100k_examples
             target = f'"{titles[examples.target[row]]}"'
             assert (target in prompt) == (j == len(plan.steps) - 1)
             assert prompt.count("Thought ") == j
+
+
+def test_no_masked_step_can_be_answered_by_reading_the_history(ml100k_examples):
+    """Options are all items of the shown history or none is an item of the user's, so the
+    history list never singles out the answer; nor do they name the user's later items."""
+    output, graph, examples, chains = ml100k_examples
+    planner = Planner(output, graph, STYLE)
+    kinds = Counter()
+    for row in range(0, len(examples), 5):
+        plan = planner.plan(examples, row, chains[row])
+        history = set(plan.history)
+        mine = set(graph.items_of(int(examples.user[row])).tolist())
+        # Sampled chains never pass through the user's later items (test_chains); some hand
+        # chains do, and only they may name one.
+        forbidden = plan.forbidden - {n.code for c in plan.chains for n in c.nodes}
+        for step in plan.steps[:-1]:
+            kinds[step.kind] += 1
+            if not step.titles:
+                continue
+            in_history = [code in history for code in step.codes]
+            assert all(in_history) or not any(in_history), step.kind
+            wrong = [code for k, code in enumerate(step.codes) if k != step.answer]
+            assert all(in_history) or not any(code in mine for code in wrong), step.kind
+            assert not forbidden & set(step.codes)
+        for step in plan.steps:
+            assert not forbidden & set(step.written(step.guess)[1])
+    assert {"pivot", "user", "loop_item"} <= set(kinds)
+
+
+def test_a_wrong_prediction_is_written_as_its_correction(ml100k_examples):
+    output, graph, examples, chains = ml100k_examples
+    planner = Planner(output, graph, STYLE)
+    plan = planner.plan(examples, 0, chains[0])
+    step = next(s for s in plan.steps if s.kind == "pivot")
+    wrong = next(k for k in range(len(step.codes)) if k != step.answer)
+    text, cited = step.written(wrong)
+    assert text.endswith(step.thought[1:]) and text != step.thought
+    assert f'"{output.catalog.title[step.codes[wrong]]}"' in text
+    assert cited[0] == step.codes[wrong] and set(step.cited) <= set(cited)
+    assert step.written(step.answer) == (step.thought, step.cited)
 
 
 def _with_target(examples: EvalSplit, row: int, slot: int) -> EvalSplit:
