@@ -1,8 +1,9 @@
 """Where the leaderboard's gold comes from: the pinned datasets and their gold targets.
 
 The leaderboard's own list of datasets (``leaderboard/datasets.json``) pins each one's Hub
-repo, revision and content fingerprint; :class:`DatasetFinder` locates each pinned dataset
-once, checks the fingerprint of the files it actually reads, and reads each split's gold once.
+repo, revision and content fingerprint, and may list earlier builds whose scoring files the
+pinned build kept byte-identical; :class:`DatasetFinder` locates each pinned dataset once,
+checks the fingerprint of the files it actually reads, and reads each split's gold once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2rec_bench.errors import UserError
-from r2rec_bench.hashing import canonical_json, sha256_text
+from r2rec_bench.hashing import canonical_json, dataset_fingerprint, sha256_text
 from r2rec_bench.leaderboard.submission import Rejected, read_results
 from r2rec_bench.task.dataset import ALL_CONFIGS, Dataset, open_dataset
 from r2rec_bench.task.records import EvalExample
@@ -29,19 +30,97 @@ class Gold:
     prompt_sha256: list[str]  # per row: hashed once, checked against every submission
 
 
+# The folders of a build whose files a verified figure is computed from: the gold,
+# candidates and prompts (eval), the catalog titles (items) and the training graph that static
+# faithfulness reads (interactions). The reasoning corpora (sft, rl) are not among them.
+SCORING_FOLDERS = ("eval/", "items/", "interactions/")
+
+
+def scoring_files(file_hashes: dict[str, str]) -> dict[str, str]:
+    """The data files of ``file_hashes`` (path -> sha256) that a score depends on."""
+    return {
+        path: digest
+        for path, digest in file_hashes.items()
+        if path.startswith(SCORING_FOLDERS) and path.endswith(".parquet")
+    }
+
+
+@dataclass(frozen=True)
+class EarlierBuild:
+    """An earlier build of a pinned dataset, listed so that a submission evaluated on it can
+    be accepted when the pinned build kept every file its score depends on."""
+
+    builder: str
+    fingerprint: str
+    files: dict[str, str]  # path -> sha256, as that build's MANIFEST.json lists them
+
+    def scoring_difference(self, read: dict[str, str]) -> str | None:
+        """The first scoring file in which this build and the files ``read`` (path -> sha256)
+        differ, as a phrase; None when every one is byte-identical."""
+        mine, theirs = scoring_files(self.files), scoring_files(read)
+        for path in sorted(mine.keys() | theirs.keys()):
+            if path not in theirs:
+                return f"{path} is not in the pinned build"
+            if path not in mine:
+                return f"{path} is not in {self.builder}"
+            if mine[path] != theirs[path]:
+                return f"{path} differs (sha256 {mine[path][:16]}…, pinned {theirs[path][:16]}…)"
+        return None
+
+
 @dataclass(frozen=True)
 class Pin:
-    """A dataset the leaderboard accepts: its Hub repo, revision and content fingerprint."""
+    """A dataset the leaderboard accepts: its Hub repo, revision and content fingerprint, and
+    the earlier builds whose scoring files it keeps."""
 
     hub_repo: str | None
     revision: str | None
     fingerprint: str
+    earlier_builds: tuple[EarlierBuild, ...] = ()
+
+    def earlier_build(self, fingerprint: str) -> EarlierBuild | None:
+        return next((b for b in self.earlier_builds if b.fingerprint == fingerprint), None)
+
+
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64
+
+
+def _earlier_builds(entry: dict, where: str) -> tuple[EarlierBuild, ...]:
+    """A pin's ``earlier_builds``, each checked to hash to its own fingerprint."""
+    listed = entry.get("earlier_builds", [])
+    if not isinstance(listed, list):
+        raise UserError(f"{where}: `earlier_builds` must be a list of builds")
+    fix = "copy it from that build's MANIFEST.json"
+    builds = []
+    for k, item in enumerate(listed):
+        field = f"{where}: `earlier_builds[{k}]"
+        item = item if isinstance(item, dict) else {}
+        builder, fingerprint, files = (
+            item.get("builder"),
+            item.get("fingerprint"),
+            item.get("files"),
+        )
+        if not isinstance(builder, str) or not builder:
+            raise UserError(f"{field}.builder` must name the build, e.g. its builder version")
+        if not _is_sha256(fingerprint):
+            raise UserError(f"{field}.fingerprint` must be 64 characters; {fix}")
+        if not isinstance(files, dict) or not all(_is_sha256(d) for d in files.values()):
+            raise UserError(f"{field}.files` must map each data file's path to its sha256; {fix}")
+        found = dataset_fingerprint(files)
+        if found != fingerprint:
+            raise UserError(
+                f"{field}.files` hash to fingerprint {found[:16]}…, not its `fingerprint` "
+                f"{fingerprint[:16]}…; {fix}"
+            )
+        builds.append(EarlierBuild(builder, fingerprint, dict(files)))
+    return tuple(builds)
 
 
 def load_pins(path: Path) -> dict[str, Pin]:
     """The leaderboard's own list of datasets (``leaderboard/datasets.json``): name ->
-    {hub_repo, revision, fingerprint}. The gold always comes from a pinned dataset, never
-    from where a submission says its dataset is."""
+    {hub_repo, revision, fingerprint, earlier_builds}. The gold always comes from a pinned
+    dataset, never from where a submission says its dataset is."""
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -54,9 +133,10 @@ def load_pins(path: Path) -> dict[str, Pin]:
     pins = {}
     for name, entry in raw.items() if isinstance(raw, dict) else []:
         fingerprint = entry.get("fingerprint") if isinstance(entry, dict) else None
-        if not isinstance(fingerprint, str) or len(fingerprint) != 64:
+        if not _is_sha256(fingerprint):
             raise UserError(f"{path}: dataset {name!r} needs a 64-character `fingerprint`")
-        pins[name] = Pin(entry.get("hub_repo"), entry.get("revision"), fingerprint)
+        earlier = _earlier_builds(entry, f"{path}: dataset {name!r}")
+        pins[name] = Pin(entry.get("hub_repo"), entry.get("revision"), fingerprint, earlier)
     if not pins:
         raise UserError(f"{path}: pins no dataset; map each name to its hub_repo and fingerprint")
     return pins
@@ -80,6 +160,7 @@ class DatasetFinder:
             dataset = open_dataset(target, configs=ALL_CONFIGS)
             self._given[dataset.name] = dataset
         self._datasets: dict[str, Dataset] = {}
+        self._file_hashes: dict[str, dict[str, str]] = {}
         self._gold: dict[tuple[str, str], Gold] = {}
 
     def pin(self, name: str) -> Pin:
@@ -108,7 +189,8 @@ class DatasetFinder:
                     f"dataset {name}: not at {local} and its pin names no Hub repo; pass "
                     "--dataset DIR_OR_HUB_ID"
                 )
-            found = dataset.recomputed_fingerprint()
+            hashes = dataset.recomputed_file_hashes()
+            found = dataset_fingerprint(hashes)
             if found != pin.fingerprint:
                 raise UserError(
                     f"dataset {name} ({where}, {dataset.root}): its files have fingerprint "
@@ -116,7 +198,14 @@ class DatasetFinder:
                     "`r2rec-bench build` or pass the pinned build with --dataset"
                 )
             self._datasets[name] = dataset
+            self._file_hashes[name] = hashes
         return self._datasets[name]
+
+    def file_hashes(self, block: dict) -> dict[str, str]:
+        """Path -> sha256 of the data files of the pinned dataset ``block`` names, hashed
+        when :meth:`dataset` read them."""
+        self.dataset(block)
+        return self._file_hashes[block["name"]]
 
     def prime(self, folders: list[Path]) -> None:
         """Read the gold of each pinned dataset and split that the folders' results.json

@@ -15,7 +15,7 @@ from pathlib import Path
 from r2rec_bench import __version__
 from r2rec_bench.leaderboard import rows
 from r2rec_bench.leaderboard.chart import chart
-from r2rec_bench.leaderboard.finder import DatasetFinder, Gold
+from r2rec_bench.leaderboard.finder import DatasetFinder, EarlierBuild, Gold
 from r2rec_bench.leaderboard.rows import Rank
 from r2rec_bench.leaderboard.submission import Submission
 from r2rec_bench.resources import resource_dir
@@ -87,6 +87,7 @@ class Entry:
     name: str
     results: dict
     examples: list[dict]
+    earlier_build: EarlierBuild | None = None  # the build it was evaluated on, if not the pinned
 
     @property
     def model(self) -> str:
@@ -128,6 +129,16 @@ class Entry:
         return "fuzzy title matching" if self.results["parser"].get("fuzzy") else ""
 
     @property
+    def build_note(self) -> str:
+        """Where the entry was evaluated on an earlier build that the pin accepts, and why."""
+        if self.earlier_build is None:
+            return ""
+        return (
+            f"evaluated on {self.earlier_build.builder}; its eval, items and interactions "
+            "files are identical to the pinned build's"
+        )
+
+    @property
     def page(self) -> str:
         # A folder per dataset and split: names are safe folder names, so no two entries can
         # share a page (dataset--name joined by "--" could: "a--b"/"c" and "a"/"b--c").
@@ -144,6 +155,13 @@ class Entry:
     def summary(self, rank: Rank | None) -> dict:
         """The entry in leaderboard.json; ``rank`` is None for a reference recommender."""
         columns = (*ACCURACY, *FAITHFULNESS)
+        earlier = None
+        if self.earlier_build is not None:
+            earlier = {
+                "builder": self.earlier_build.builder,
+                "fingerprint": self.earlier_build.fingerprint,
+                "note": self.build_note,
+            }
         return {
             "name": self.name,
             "model": self.model,
@@ -154,6 +172,7 @@ class Entry:
             "parser": self.results["parser"],
             "n_users": self.results["n_users"],
             "page": self.page,
+            "earlier_build": earlier,
             "metrics": {
                 key: {"value": c.value, "ci_low": c.low, "ci_high": c.high}
                 for key, _ in columns
@@ -227,8 +246,10 @@ def collect(submissions: list[Submission], finder: DatasetFinder) -> list[Board]
         gold = finder.gold(dataset, results["split"])
         key = (submission.dataset_name, results["split"])
         fingerprints[key] = dataset.fingerprint
+        pin = finder.pin(results["dataset"]["name"])
+        earlier = pin.earlier_build(results["dataset"]["fingerprint"])
         groups.setdefault(key, []).append(
-            Entry(key[0], key[1], submission.name, results, _examples(submission, gold))
+            Entry(key[0], key[1], submission.name, results, _examples(submission, gold), earlier)
         )
     return [
         Board(
@@ -267,10 +288,9 @@ def markdown_tables(boards: list[Board]) -> str:
         for place, entry in listed + [("—", e) for e in board.references]:
             cells = [entry.cell(key) for key, _ in board.columns]
             text = [f"{c.text} {c.interval}".strip() for c in cells]
+            kind = " · ".join(filter(None, (entry.label, _markdown_text(entry.build_note))))
             lines.append(
-                f"| {place} | {_markdown_text(entry.model)} | {entry.label} | "
-                + " | ".join(text)
-                + " |"
+                f"| {place} | {_markdown_text(entry.model)} | {kind} | " + " | ".join(text) + " |"
             )
     return "\n".join(lines).lstrip("\n") + "\n"
 

@@ -4,7 +4,9 @@ its per-sample log, checked against the dataset's gold targets, gives every one 
 What is checked, in order, each failure being one reason:
 
 1. the files' layout, names, sizes and JSON shape (:mod:`.submission`);
-2. the dataset: the fingerprint in results.json equals that of the dataset it names;
+2. the dataset: the fingerprint in results.json equals that of the dataset it names, or
+   that of an earlier build the pin lists whose eval, items and interactions files are
+   byte-identical to the pinned files read;
 3. the users: exactly the split's users, each once (missing and extra users are counted);
 4. each sample: its candidates, target and target index equal the gold; its prompt hash is
    the hash of the dataset's prompt; every output-dependent field (output hash, ranking,
@@ -189,18 +191,34 @@ def _check_faithfulness(submission: Submission, dataset: Dataset, split: str, se
             )
 
 
+def _check_build(block: dict, finder: DatasetFinder, results_path: Path) -> None:
+    """The build a submission names must be the pinned one, or an earlier build the pin lists
+    whose every scoring file is byte-identical to the pinned build's files as read here."""
+    pin = finder.pin(block["name"])
+    claimed = block["fingerprint"]
+    if claimed == pin.fingerprint:
+        return
+    earlier = pin.earlier_build(claimed)
+    if earlier is None:
+        raise Rejected(
+            f"{results_path}: dataset fingerprint {claimed[:16]}… is not that of "
+            f"{block['name']} on this leaderboard ({pin.fingerprint[:16]}…); evaluate on the "
+            "pinned build of the dataset"
+        )
+    differs = earlier.scoring_difference(finder.file_hashes(block))
+    if differs:
+        raise Rejected(
+            f"{results_path}: evaluated on {earlier.builder}, whose scoring files are not the "
+            f"pinned build's: {differs}; evaluate on the pinned build of the dataset"
+        )
+
+
 def verify_submission(submission: Submission, finder: DatasetFinder) -> None:
     """Recompute every figure of ``submission``; :class:`Rejected` with the first reason."""
     results = submission.results
     results_path = submission.path / RESULTS
     split, mode = results["split"], results["mode"]
-    pin = finder.pin(results["dataset"]["name"])
-    if results["dataset"]["fingerprint"] != pin.fingerprint:
-        raise Rejected(
-            f"{results_path}: dataset fingerprint {results['dataset']['fingerprint'][:16]}… "
-            f"is not that of {results['dataset']['name']} on this leaderboard "
-            f"({pin.fingerprint[:16]}…); evaluate on the pinned build of the dataset"
-        )
+    _check_build(results["dataset"], finder, results_path)
     dataset = finder.dataset(results["dataset"])
     gold = finder.gold(dataset, split)
     rows = _check_users(submission, gold, split)

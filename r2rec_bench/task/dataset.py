@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from r2rec_bench.errors import UserError, at, one_line
-from r2rec_bench.hashing import sha256_file
+from r2rec_bench.hashing import dataset_fingerprint, sha256_file
 from r2rec_bench.task.order import protocol_order
 from r2rec_bench.task.records import EvalExample, EvalRequest, Gold
 
@@ -279,11 +279,9 @@ class Dataset:
         order = protocol_order(users, items, times, self.manifest)
         return users[order], items[order], times[order]
 
-    def recomputed_fingerprint(self) -> str:
-        """The fingerprint of the data files actually present (each one hashed now), not the
-        one MANIFEST.json states: what a leaderboard compares with its pin."""
-        from r2rec_bench.hashing import dataset_fingerprint, sha256_file
-
+    def recomputed_file_hashes(self) -> dict[str, str]:
+        """Path -> sha256 of each data file actually present (each one hashed now), not as
+        MANIFEST.json states them: what a leaderboard compares with its pin."""
         hashes = {}
         for relative in self.manifest.get("files", {}):
             path = self.root / relative
@@ -291,7 +289,11 @@ class Dataset:
                 if not path.is_file():
                     raise UserError(f"{path}: listed in {MANIFEST} but missing; {REBUILD}")
                 hashes[relative] = sha256_file(path)
-        return dataset_fingerprint(hashes)
+        return hashes
+
+    def recomputed_fingerprint(self) -> str:
+        """The fingerprint of :meth:`recomputed_file_hashes`."""
+        return dataset_fingerprint(self.recomputed_file_hashes())
 
     def catalog(self):
         """``items/catalog``: (item ids, titles) in catalog order."""
