@@ -83,6 +83,10 @@ class DatasetSpec:
     config: str | None = None  # default: the stage's (sft for sft, rl for grpo)
     split: str = "train"
     limit: int | None = None  # the first N rows only, for quick runs
+    sample: int | None = None  # N rows drawn at random (seeded), a representative subset
+    seed: int = 0  # of `sample`: recipes with the same sample and seed train on the same rows
+    # False (sft only): the assistant turn keeps its answer and drops the reasoning.
+    reasoning: bool = True
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,21 @@ def _check_model(model: ModelSpec, stage: str, where: str) -> None:
         )
 
 
+def _check_dataset(spec: DatasetSpec, stage: str, where: str) -> None:
+    _positive(where, "dataset.limit", spec.limit)
+    _positive(where, "dataset.sample", spec.sample)
+    if spec.limit is not None and spec.sample is not None:
+        raise UserError(
+            f"{where}: fields `dataset.limit` and `dataset.sample` exclude each other; keep "
+            "`sample` for a seeded random subset or `limit` for the first rows"
+        )
+    if not spec.reasoning and stage != "sft":
+        raise UserError(
+            f"{where}: field `dataset.reasoning: false` applies to stage sft only (answer-only "
+            "SFT rows); remove it"
+        )
+
+
 def _check_evaluate(spec: EvaluateSpec, where: str) -> None:
     if spec.split not in EVALUATION_SPLITS:
         raise UserError(
@@ -344,7 +363,7 @@ def parse_recipe(data, where: str | Path) -> Recipe:
             f"{where}: field `dataset.config` is {dataset.config!r}; stage {stage} trains on "
             f"the `{wanted}` config"
         )
-    _positive(where, "dataset.limit", dataset.limit)
+    _check_dataset(dataset, stage, where)
     lora = None if data.get("lora") is None else _section(LoraSpec, data["lora"], where, "lora")
     if lora is not None:
         _positive(where, "lora.r", lora.r)
@@ -357,7 +376,7 @@ def parse_recipe(data, where: str | Path) -> Recipe:
         stage=stage,
         output_dir=Path(data["output_dir"]),
         model=model,
-        dataset=DatasetSpec(dataset.path, wanted, dataset.split, dataset.limit),
+        dataset=replace(dataset, config=wanted),
         lora=lora,
         trainer=_check_trainer(data.get("trainer"), where),
         rewards=_check_rewards(data.get("rewards"), stage, where),

@@ -9,7 +9,7 @@ An output directory holds, once a stage has finished:
 - ``checkpoint-N/``: the trainer's checkpoints, which a rerun resumes from;
 - ``recipe.yaml``: the recipe as run (a resume refuses a different one);
 - ``trainer_state.json`` (TRL's log history, rewards included) and ``training_metrics.json``
-  (steps, time, throughput, loss, each reward's mean);
+  (steps, time, throughput, loss, each reward's mean over the run and at every logged step);
 - ``evaluation/`` (``results.json``, ``samples.jsonl``) when the recipe has an ``evaluate:``
   block, and ``README.md``, the model card;
 - ``base/``: for a model trained from scratch, the tokenizer and the initial model.
@@ -238,7 +238,8 @@ def _mean(values: list[float]) -> float | None:
 
 
 def training_summary(trainer, result, *, stage: str, resumed_from: Path | None) -> dict:
-    """Steps, time, throughput, loss and every reward's mean, from TRL's log history."""
+    """Steps, time, throughput, loss and every reward's mean (over the run and per logged
+    step), from TRL's log history."""
     history = trainer.state.log_history
     resumed_step = step_of(resumed_from)
     steps = trainer.state.global_step - resumed_step
@@ -246,9 +247,11 @@ def training_summary(trainer, result, *, stage: str, resumed_from: Path | None) 
     tokens = [entry["num_tokens"] for entry in history if "num_tokens" in entry]
     rewards = {}
     for name in getattr(trainer, "reward_func_names", []):
-        values = [e[f"rewards/{name}/mean"] for e in history if f"rewards/{name}/mean" in e]
+        key = f"rewards/{name}/mean"
+        per_step = [{"step": e["step"], "mean": e[key]} for e in history if key in e]
+        values = [logged["mean"] for logged in per_step]
         rewards[name] = {"mean": _mean(values), "last": values[-1] if values else None,
-                         "logged": len(values)}  # fmt: skip
+                         "logged": len(values), "per_step": per_step}  # fmt: skip
     losses = [entry["loss"] for entry in history if "loss" in entry]
     return {
         "stage": stage,

@@ -31,7 +31,8 @@ def test_every_shipped_recipe_loads():
     names = set(shipped_recipes())
     assert {"ml-100k-scratch-sft", "ml-100k-scratch-grpo", "qwen2.5-1.5b-lora-sft",
             "qwen2.5-1.5b-lora-grpo", "qwen2.5-0.5b-shape-random-sft",
-            "qwen2.5-0.5b-shape-random-grpo"} <= names  # fmt: skip
+            "qwen2.5-0.5b-shape-random-grpo", "smollm2-135m-iot-sft", "smollm2-135m-answer-sft",
+            "smollm2-135m-iot-grpo"} <= names  # fmt: skip
     for name in names:
         recipe = load_recipe(name)
         assert recipe.stage in name
@@ -57,6 +58,16 @@ def test_the_throughput_recipe_has_qwen2_5_0_5b_shape():
     assert (scratch.hidden_size, scratch.num_layers, scratch.num_heads, scratch.num_kv_heads,
             scratch.intermediate_size, scratch.model_vocab_size, scratch.tie_word_embeddings) == (
         896, 24, 14, 2, 4864, 151936, True)  # fmt: skip
+
+
+def test_the_answer_only_ablation_differs_from_its_iot_recipe_in_the_reasoning_alone():
+    for suffix in ("", "-gpu"):
+        iot = load_recipe(f"smollm2-135m-iot-sft{suffix}").source
+        answer = load_recipe(f"smollm2-135m-answer-sft{suffix}").source
+        assert answer["dataset"] == {**iot["dataset"], "reasoning": False}
+        assert answer["output_dir"] != iot["output_dir"]
+        for key in (set(iot) | set(answer)) - {"dataset", "output_dir"}:
+            assert answer.get(key) == iot.get(key), key
 
 
 def test_a_minimal_recipe_gets_defaults():
@@ -104,6 +115,16 @@ BAD = [
     (SFT, "model.from_sft", "runs/x", "field `model.from_sft` does not apply to stage sft"),
     (SFT, "dataset.config", "rl", "stage sft trains on the `sft` config"),
     (SFT, "dataset.limit", 0, "field `dataset.limit` is 0; it must be at least 1"),
+    (SFT, "dataset.sample", 0, "field `dataset.sample` is 0; it must be at least 1"),
+    (SFT, "dataset.seed", "zero", "field `dataset.seed` is 'zero'; it must be an integer"),
+    (
+        _with(SFT, "dataset.limit", 10),
+        "dataset.sample",
+        10,
+        "fields `dataset.limit` and `dataset.sample` exclude each other",
+    ),
+    (SFT, "dataset.reasoning", "no", "field `dataset.reasoning` is 'no'; it must be true/false"),
+    (GRPO, "dataset.reasoning", False, "field `dataset.reasoning: false` applies to stage sft"),
     (SFT, "rewards", {"answer_hit": 1.0}, "field `rewards` applies to stage grpo only"),
     (SFT, "trainer.output_dir", "x", "field `trainer.output_dir` is not set here"),
     (SFT, "trainer", ["max_steps"], "field `trainer` must be a mapping"),
