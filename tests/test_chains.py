@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from r2rec_bench.chains.sampler import sample_chains, validate_chain
+from r2rec_bench.chains.sampler import sample_chains
 from r2rec_bench.chains.types import CHAIN_KINDS, Chain, ChainEdge, ChainNode
+from r2rec_bench.chains.validate import validate_chain
 from r2rec_bench.errors import UserError
 from r2rec_bench.graph import TrainGraph
 from r2rec_bench.protocol import EvalSplit, ProtocolParams, run_protocol, training_targets

@@ -26,8 +26,9 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from r2rec_bench.chains.sampler import sample_chains, validate_chain
+from r2rec_bench.chains.sampler import sample_chains
 from r2rec_bench.chains.types import Chain, ChainEdge, ChainNode
+from r2rec_bench.chains.validate import validate_chain
 from r2rec_bench.graph import TrainGraph
 from r2rec_bench.protocol import EvalSplit, ProtocolParams, run_protocol, training_targets
 from r2rec_bench.protocol.types import TrainLog
