@@ -89,6 +89,11 @@ class _Cite:
         return tuple(sorted(self.codes, key=lambda code: text.find(f'"{self.titles[code]}"')))
 
 
+def _best(scores, skip: int | None = None) -> int:
+    """The option with the highest score (the first on ties), ``skip`` left out."""
+    return max((k for k in range(len(scores)) if k != skip), key=lambda k: (scores[k], -k))
+
+
 class ExampleState:
     """What planning one example accumulates: revealed items, the seeded draws."""
 
@@ -289,9 +294,7 @@ class ExampleState:
                 question = f"Which of these candidate {nouns} will the user {vb} next?"
             scores = ex.cosine_sum(context, candidates, last_users)
             guess = int(np.argmax(scores))
-            rival = max(
-                (k for k in range(len(candidates)) if k != answer), key=lambda k: (scores[k], -k)
-            )
+            rival = _best(scores, skip=answer)
             who = "the last user of the chain" if len(bridges) == 1 else "the chains' last users"
             fields = {
                 "vp": vp, "vb": vb, "noun": noun, "who": who,
@@ -308,10 +311,8 @@ class ExampleState:
                 f"{nouns} alone, which candidate will the user {vb} next?"
             )
             scores = attribute_scores(p.text, self.history, candidates)
-            guess = max(range(len(candidates)), key=lambda k: (scores[k], -k))
-            rival = max(
-                (k for k in range(len(candidates)) if k != answer), key=lambda k: (scores[k], -k)
-            )
+            guess = _best(scores)
+            rival = _best(scores, skip=answer)
             thought = self._attribute_thought(cite, target, candidates[rival], guess == answer)
         return Step(
             kind=kind,
