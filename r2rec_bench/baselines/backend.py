@@ -38,6 +38,7 @@ class BaselineBackend:
             "parameters": self.report.parameters,
             "seed": self.report.seed,
             "hyperparameters": dict(self.baseline.hyperparameters),
+            "profile": self.baseline.profile,
             "fit": self.report.to_dict(),
         }
 
@@ -67,13 +68,15 @@ def make_baseline_backend(
     seed: int | None = 0,
     cache_dir: Path | None = None,
     quiet: bool = True,
+    profile: str = "full",
     **options,
 ) -> BaselineBackend:
     """The backend for ``baseline:<name>``, fitted on ``dataset``'s training interactions
     (or loaded from the cache). Options named like one of the baseline's hyper-parameters
-    override it; any other option (a harness setting such as ``batch_size``) does not
-    concern a classical model and is ignored. Unless ``quiet``, fitting shows each epoch's
-    validation HR@1."""
+    override it; ``profile`` (``full`` or ``shown``, see baselines.registry.PROFILES) chooses what
+    the model sees of each user when scoring; any other option (a harness setting such as
+    ``batch_size``) does not concern a classical model and is ignored. Unless ``quiet``,
+    fitting shows each epoch's validation HR@1."""
     cls = baseline_class(name)
     if dataset is None:
         raise UserError(
@@ -82,6 +85,7 @@ def make_baseline_backend(
         )
     hyperparameters = {key: value for key, value in options.items() if key in cls.DEFAULTS}
     baseline = cls(**hyperparameters)
+    baseline.use_profile(profile)  # before fitting: a wrong profile fails at once
     data = load_training_data(dataset)
     report = fit_or_load(baseline, data, 0 if seed is None else int(seed), cache_dir, quiet=quiet)
     return BaselineBackend(baseline, report)

@@ -11,6 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 from r2rec_bench.baselines.data import TrainingData
+from r2rec_bench.baselines.registry import PROFILES
 from r2rec_bench.errors import UserError
 from r2rec_bench.task.dataset import EvalSplit
 from r2rec_bench.task.metrics import hit_ratio
@@ -53,6 +54,10 @@ class Baseline(ABC):
 
     name: ClassVar[str]
     DEFAULTS: ClassVar[dict] = {}
+    # Models whose score does not depend on the history (Random, Pop) or that read it
+    # (ItemKNN, the sequence models) can score from the shown history alone; a model that
+    # scores a user by a learned user embedding cannot.
+    SCORES_FROM_HISTORY: ClassVar[bool] = True
 
     def __init__(self, **hyperparameters) -> None:
         unknown = sorted(set(hyperparameters) - set(self.DEFAULTS))
@@ -64,6 +69,24 @@ class Baseline(ABC):
             )
         self.hyperparameters = {**self.DEFAULTS, **hyperparameters}
         self.data: TrainingData | None = None
+        self.profile = "full"
+
+    def use_profile(self, profile: str) -> None:
+        """Score from ``profile`` (one of PROFILES) from now on. Fitting and its early
+        stopping always use the full profile, so a cached fit serves both."""
+        if profile not in PROFILES:
+            raise UserError(f"profile {profile!r}: use one of {', '.join(PROFILES)}")
+        if profile == "shown" and not self.SCORES_FROM_HISTORY:
+            raise UserError(
+                f"profile shown: baseline {self.name!r} scores a user by a learned embedding of "
+                "all their training interactions, not by a history; use profile full"
+            )
+        self.profile = profile
+
+    def user_sequences(self, users: list[str], histories: list[list[str]]) -> list[np.ndarray]:
+        """The item codes each user is scored from, under the baseline's profile."""
+        assert self.data is not None
+        return self.data.sequences(users, histories, shown_only=self.profile == "shown")
 
     def fit(self, data: TrainingData, seed: int, *, quiet: bool = True) -> FitReport:
         """Train on ``data`` (training interactions; validation for early stopping); unless
@@ -71,8 +94,12 @@ class Baseline(ABC):
         self.data = data
         self.quiet = quiet
         report = self._report(seed)
+        chosen, self.profile = self.profile, "full"
         start = time.perf_counter()
-        self._fit(data, seed, report)
+        try:
+            self._fit(data, seed, report)
+        finally:
+            self.profile = chosen
         report.train_seconds = time.perf_counter() - start
         report.parameters = self.parameter_count()
         return report

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from r2rec_bench.baselines.registry import BASELINES
+from r2rec_bench.baselines.registry import BASELINES, PROFILES
 from r2rec_bench.console import print_json
 
 COLUMNS = ("hr@1", "hr@10", "ndcg@10")
@@ -33,6 +33,14 @@ def register(subcommands) -> None:
     names = ", ".join(BASELINES)
     train.add_argument("--only", nargs="+", metavar="NAME", help=f"these only (of {names})")
     train.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    train.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="full",
+        help="what each model sees of a user when scoring: full (all training interactions, "
+        "then the validation target at test time; the default) or shown (only the history "
+        "the LLM prompt shows). Fitting always uses full, so one cached fit serves both",
+    )
     train.add_argument("--refit", action="store_true", help="fit again even if cached")
     train.add_argument("--quiet", action="store_true", help="no progress lines or table")
     train.add_argument("--json", action="store_true", help="machine-readable output")
@@ -47,6 +55,8 @@ def cmd_baselines_train(args: argparse.Namespace) -> int:
     from r2rec_bench.task.dataset import open_dataset
 
     classes = [baseline_class(name) for name in (args.only or BASELINES)]  # names checked first
+    for cls in classes:
+        cls().use_profile(args.profile)  # a model that cannot take the profile fails first
     dataset = open_dataset(args.dataset)
     data = load_training_data(dataset)
     test = dataset.split("test")
@@ -58,9 +68,11 @@ def cmd_baselines_train(args: argparse.Namespace) -> int:
         report = fit_or_load(
             baseline, data, args.seed, refit=args.refit, quiet=args.quiet or args.json
         )
+        baseline.use_profile(args.profile)
         rows.append(
             {
                 "name": cls.name,
+                "profile": args.profile,
                 "fit": report.to_dict(),
                 "validation": evaluate(baseline, data.validation, seed=args.seed),
                 "test": evaluate(baseline, test, seed=args.seed),

@@ -67,8 +67,12 @@ class TrainingData:
         index = self.item_index
         return np.array([index.get(str(item), -1) for item in ids], dtype=np.int64)
 
-    def sequences(self, users: list[str], histories: list[list[str]]) -> list[np.ndarray]:
-        """Each user's full known sequence of item codes, oldest first.
+    def sequences(
+        self, users: list[str], histories: list[list[str]], *, shown_only: bool = False
+    ) -> list[np.ndarray]:
+        """Each user's full known sequence of item codes, oldest first; with ``shown_only``,
+        the history alone (the items an LLM's prompt shows), so that a model can be compared
+        with an LLM that saw what it saw.
 
         An evaluated user's history is the tail of what they did before the target: for the
         validation split, the end of their training sequence; for the test split, that plus
@@ -82,7 +86,7 @@ class TrainingData:
         result = []
         for user, history in zip(users, histories, strict=True):
             codes = self.item_codes(list(history))
-            code = index.get(str(user))
+            code = None if shown_only else index.get(str(user))
             if code is not None:
                 train = self.items[offsets[code] : offsets[code + 1]]
                 codes = np.concatenate([train, codes[_overlap(train, codes) :]])

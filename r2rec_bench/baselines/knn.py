@@ -56,7 +56,7 @@ class ItemKNNBaseline(Baseline):
 
     def _score(self, users, histories, codes):
         assert self.data is not None
-        sequences = self.data.sequences(users, histories)
+        sequences = self.user_sequences(users, histories)
         indptr = np.concatenate([[0], np.cumsum([len(s) for s in sequences])])
         indices = np.concatenate(sequences) if sequences else np.empty(0, np.int64)
         history = sp.csr_matrix(

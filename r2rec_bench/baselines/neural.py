@@ -165,7 +165,7 @@ class SequenceBaseline(TorchBaseline):
     def _score_batch(self, users, histories, codes):
         assert self.data is not None
         length = self.hyperparameters["max_len"]
-        sequences = [s[-length:] + 1 for s in self.data.sequences(users, histories)]
+        sequences = [s[-length:] + 1 for s in self.user_sequences(users, histories)]
         x = torch.zeros((len(sequences), length), dtype=torch.int64)
         for row, sequence in enumerate(sequences):
             x[row, : len(sequence)] = torch.from_numpy(sequence)
@@ -267,6 +267,7 @@ class LightGCNBaseline(TorchBaseline):
     the BPR loss and negatives drawn uniformly among the items a user has not interacted with."""
 
     name = "lightgcn"
+    SCORES_FROM_HISTORY = False
     DEFAULTS: ClassVar[dict] = {
         "dim": 64,
         "layers": 2,

@@ -20,6 +20,10 @@ BASELINES: dict[str, str] = {
     "gru4rec": "r2rec_bench.baselines.neural:GRU4RecBaseline",
     "lightgcn": "r2rec_bench.baselines.neural:LightGCNBaseline",
 }
+# What a baseline sees of a user when scoring. "full": everything known before the target
+# (training interactions, then the validation target at test time). "shown": only the history
+# the LLM's prompt shows (its last items), so that a row can be set beside an LLM's.
+PROFILES = ("full", "shown")
 # What each needs beyond the core install, named in the error when it is missing.
 _EXTRAS = {
     "itemknn": "scipy",

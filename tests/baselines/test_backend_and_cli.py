@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pytest
 
 from r2rec_bench.baselines import make_baseline_backend
-from r2rec_bench.baselines.commands import register
 from r2rec_bench.errors import UserError
 from r2rec_bench.task.parser import parse_answer
 from r2rec_bench.task.records import Backend
 from r2rec_bench.task.scoring import ranking_from_scores
+from tests.baselines.cli import run_baselines_cli
 
 
 def _requests(split, count):
@@ -76,16 +75,9 @@ def test_backend_errors_are_one_line_user_errors(ml100k_build, tmp_path, cache):
         make_baseline_backend("pop", dataset=tmp_path)
 
 
-def _run(argv):
-    parser = argparse.ArgumentParser(prog="r2rec-bench")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
-
-
 def test_cli_trains_and_prints_metrics_with_intervals(ml100k_build, cache, capsys):
     argv = ["baselines", "train", "--dataset", str(ml100k_build), "--only", "random", "pop"]
-    assert _run([*argv, "--json", "--quiet"]) == 0
+    assert run_baselines_cli([*argv, "--json", "--quiet"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert [row["name"] for row in payload["baselines"]] == ["random", "pop"]
     for row in payload["baselines"]:
@@ -95,7 +87,7 @@ def test_cli_trains_and_prints_metrics_with_intervals(ml100k_build, cache, capsy
             assert row[split]["n_users"] == 943
         assert not row["fit"]["from_cache"]
 
-    assert _run(argv) == 0  # now cached
+    assert run_baselines_cli(argv) == 0  # now cached
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
     assert lines[0].startswith("| baseline | val HR@1 | test HR@1 |")
@@ -105,4 +97,6 @@ def test_cli_trains_and_prints_metrics_with_intervals(ml100k_build, cache, capsy
 
 def test_cli_rejects_an_unknown_baseline_before_loading_anything(tmp_path):
     with pytest.raises(UserError, match="known baselines"):
-        _run(["baselines", "train", "--dataset", str(tmp_path), "--only", "pop", "nope"])
+        run_baselines_cli(
+            ["baselines", "train", "--dataset", str(tmp_path), "--only", "pop", "nope"]
+        )
