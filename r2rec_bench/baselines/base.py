@@ -71,16 +71,21 @@ class Baseline(ABC):
         self.data: TrainingData | None = None
         self.profile = "full"
 
-    def use_profile(self, profile: str) -> None:
-        """Score from ``profile`` (one of PROFILES) from now on. Fitting and its early
-        stopping always use the full profile, so a cached fit serves both."""
+    @classmethod
+    def check_profile(cls, profile: str) -> None:
+        """A UserError unless this baseline can score from ``profile`` (one of PROFILES)."""
         if profile not in PROFILES:
             raise UserError(f"profile {profile!r}: use one of {', '.join(PROFILES)}")
-        if profile == "shown" and not self.SCORES_FROM_HISTORY:
+        if profile == "shown" and not cls.SCORES_FROM_HISTORY:
             raise UserError(
-                f"profile shown: baseline {self.name!r} scores a user by a learned embedding of "
+                f"profile shown: baseline {cls.name!r} scores a user by a learned embedding of "
                 "all their training interactions, not by a history; use profile full"
             )
+
+    def use_profile(self, profile: str) -> None:
+        """Score from ``profile`` from now on. Fitting and its early stopping always use the
+        full profile, so a cached fit serves both."""
+        self.check_profile(profile)
         self.profile = profile
 
     def user_sequences(self, users: list[str], histories: list[list[str]]) -> list[np.ndarray]:

@@ -56,7 +56,7 @@ def cmd_baselines_train(args: argparse.Namespace) -> int:
 
     classes = [baseline_class(name) for name in (args.only or BASELINES)]  # names checked first
     for cls in classes:
-        cls().use_profile(args.profile)  # a model that cannot take the profile fails first
+        cls.check_profile(args.profile)  # a model that cannot take the profile fails first
     dataset = open_dataset(args.dataset)
     data = load_training_data(dataset)
     test = dataset.split("test")
@@ -65,14 +65,14 @@ def cmd_baselines_train(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{cls.name}: fitting or loading...", file=sys.stderr, flush=True)
         baseline = cls()
+        baseline.use_profile(args.profile)  # fitting itself uses the full profile
         report = fit_or_load(
             baseline, data, args.seed, refit=args.refit, quiet=args.quiet or args.json
         )
-        baseline.use_profile(args.profile)
         rows.append(
             {
                 "name": cls.name,
-                "profile": args.profile,
+                "profile": baseline.profile,
                 "fit": report.to_dict(),
                 "validation": evaluate(baseline, data.validation, seed=args.seed),
                 "test": evaluate(baseline, test, seed=args.seed),

@@ -33,3 +33,10 @@ def fitted(training_data, baseline_cache):
         baseline = make_baseline(name, **hyperparameters)
         models[name] = (baseline, fit_or_load(baseline, training_data, 0, baseline_cache))
     return models
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh, empty baseline cache for one test: ``$R2REC_BENCH_CACHE/baselines``."""
+    monkeypatch.setenv("R2REC_BENCH_CACHE", str(tmp_path))
+    return tmp_path / "baselines"

@@ -19,12 +19,6 @@ def _requests(split, count):
     return [example.request for example in split.examples(range(count))]
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("R2REC_BENCH_CACHE", str(tmp_path))
-    return tmp_path / "baselines"
-
-
 def test_backend_ranks_with_the_fitted_scores_and_ignores_harness_options(
     ml100k_build, test_split, cache
 ):

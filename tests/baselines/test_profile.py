@@ -69,12 +69,6 @@ def test_fitting_early_stops_on_the_full_profile_and_keeps_the_chosen_one(traini
     assert report.best_validation_hr1 == fitted["itemknn"][1].best_validation_hr1
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("R2REC_BENCH_CACHE", str(tmp_path))
-    return tmp_path / "baselines"
-
-
 def test_backend_records_the_profile_and_scores_under_it(ml100k_build, test_split, cache):
     backend = make_baseline_backend("itemknn", dataset=ml100k_build, profile="shown", neighbours=30)
     requests = [example.request for example in test_split.examples(range(10))]
