@@ -17,3 +17,16 @@ def make_baseline_backend(name: str, **options):
     from r2rec_bench.baselines.backend import make_baseline_backend as make
 
     return make(name, **options)
+
+
+def check_seeded(name: str, n: int) -> None:
+    """A UserError unless baseline ``name``'s fit depends on its seed, so that ``n`` seeds
+    give ``n`` different models (the harness asks before ``evaluate --seeds N``)."""
+    from r2rec_bench.baselines.registry import baseline_class
+    from r2rec_bench.errors import UserError
+
+    if not baseline_class(name).SEEDED:
+        raise UserError(
+            f"--seeds {n}: baseline:{name} does not depend on its seed, so every seed gives "
+            "the same run; evaluate it once"
+        )

@@ -58,6 +58,9 @@ class Baseline(ABC):
     # (ItemKNN, the sequence models) can score from the shown history alone; a model that
     # scores a user by a learned user embedding cannot.
     SCORES_FROM_HISTORY: ClassVar[bool] = True
+    # Whether the seed changes the fitted model (initialisation, sampling, random scores), so
+    # that runs under several seeds measure how much a result owes to its seed.
+    SEEDED: ClassVar[bool] = True
 
     def __init__(self, **hyperparameters) -> None:
         unknown = sorted(set(hyperparameters) - set(self.DEFAULTS))

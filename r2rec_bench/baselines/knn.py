@@ -23,6 +23,7 @@ class ItemKNNBaseline(Baseline):
     similarities to the items of the user's sequence (as RecBole's ItemKNN)."""
 
     name = "itemknn"
+    SEEDED = False  # a similarity computed in closed form
     DEFAULTS: ClassVar[dict] = {"neighbours": 100, "shrink": 0.0}
     BLOCK = 1024  # items per block of the similarity computation: bounds memory at scale
 

@@ -41,6 +41,7 @@ class PopBaseline(Baseline):
     """Candidates ranked by their number of training interactions (ties stay ties)."""
 
     name = "pop"
+    SEEDED = False
 
     def _fit(self, data: TrainingData, seed: int, report: FitReport) -> None:
         self.counts = np.bincount(data.items, minlength=data.num_items).astype(np.float64)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from r2rec_bench.atomic import write_text_atomic
 from r2rec_bench.console import parse_key_values
 from r2rec_bench.errors import UserError
+from r2rec_bench.task.metrics import seed_spread
 from r2rec_bench.task.records import Results
 
 # --gen-kwargs keys: the sampling settings a backend applies, `max_new_tokens` (the same as
@@ -200,20 +200,18 @@ class Repeats:
 
 
 def evaluate_repeats(model: str, dataset: str | Path, *, n: int, **options) -> Repeats:
-    """Run :func:`evaluate` ``n`` times with seeds ``seed`` … ``seed + n - 1`` (sampling
-    settings in ``gen_kwargs`` required: greedy repeats would be identical) and write
-    ``repeats.json`` beside the runs."""
+    """Run :func:`evaluate` ``n`` times with seeds ``seed`` … ``seed + n - 1`` and write
+    ``repeats.json`` beside the runs. A trainable ``baseline:NAME`` is fitted once per seed;
+    an LLM needs sampling settings in ``gen_kwargs`` (greedy repeats would be identical)."""
+    from r2rec_bench.harness.backends import check_seeds_differ
     from r2rec_bench.harness.runner import default_output_dir
     from r2rec_bench.task.dataset import open_dataset
 
     gen = _as_dict(options.pop("gen_kwargs", None), "--gen-kwargs")
     gen.pop("n", None)
     if not isinstance(n, int) or n < 2:
-        raise UserError(f"--gen-kwargs n={n}: repeats need n ≥ 2 (n=1 is a single run)")
-    if float(gen.get("temperature", 0)) <= 0:
-        raise UserError(
-            f"--gen-kwargs n={n}: greedy decoding repeats identically; add temperature=<above 0>"
-        )
+        raise UserError(f"--seeds {n}: repeats need at least 2 seeds (1 is a single run)")
+    check_seeds_differ(model, gen, n)
     seed = options.pop("seed", 0)
     output_dir = options.pop("output_dir", None)
     if output_dir is None:
@@ -240,21 +238,8 @@ def evaluate_repeats(model: str, dataset: str | Path, *, n: int, **options) -> R
         "seeds": [seed + r for r in range(n)],
         "runs": [f"repeat-{r}" for r in range(n)],
         "metrics": {
-            name: _spread([run.metrics[name].value for run in runs]) for name in runs[0].metrics
+            name: seed_spread([run.metrics[name].value for run in runs]) for name in runs[0].metrics
         },
     }
     write_text_atomic(output_dir / "repeats.json", json.dumps(summary, indent=2) + "\n")
     return Repeats(runs=runs, summary=summary)
-
-
-def _spread(values: list[float | None]) -> dict:
-    present = [v for v in values if v is not None]
-    if not present:
-        return {"mean": None, "sd": None, "min": None, "max": None, "values": values}
-    return {
-        "mean": statistics.fmean(present),
-        "sd": statistics.stdev(present) if len(present) > 1 else 0.0,
-        "min": min(present),
-        "max": max(present),
-        "values": values,
-    }

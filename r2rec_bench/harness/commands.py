@@ -74,6 +74,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         fuzzy=args.fuzzy, faithfulness=args.faithfulness, quiet=args.quiet or args.json,
     )  # fmt: skip
     repeats = gen_kwargs.pop("n", 1)
+    if args.seeds is not None:
+        if repeats not in (1, args.seeds):
+            raise UserError(f"--seeds {args.seeds} and --gen-kwargs n={repeats}: give one")
+        repeats = args.seeds
     if repeats != 1:
         run = evaluate_repeats(args.model, args.dataset, n=repeats, gen_kwargs=gen_kwargs,
                                **options)  # fmt: skip
@@ -212,9 +216,17 @@ def register(subcommands) -> None:
         "--gen-kwargs",
         metavar="K=V,...",
         help="sampling instead of greedy decoding: temperature, top_p, top_k, "
-        "max_new_tokens; n=N runs N sampled repeats (seeds SEED..SEED+N-1) into repeat-<r>/ "
-        "with their spread in repeats.json. Greedy stays the default; both are recorded "
+        "max_new_tokens; n=N is --seeds N. Greedy stays the default; both are recorded "
         "in results.json",
+    )
+    evaluate.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="N runs, seeds SEED..SEED+N-1, into repeat-<r>/ with each metric's spread in "
+        "repeats.json: a trainable baseline:NAME is fitted once per seed, an LLM must sample "
+        "(--gen-kwargs temperature=...). `submit` files the first run with the others "
+        "beside it (seeds.json)",
     )
     evaluate.add_argument(
         "--revision",

@@ -143,7 +143,9 @@ def register(subcommands) -> None:
         help="verify an evaluate run and file it as a leaderboard submission",
         description="Recompute every figure of an evaluate output directory (results.json "
         "+ samples.jsonl) against the dataset's gold targets, then copy it to "
-        "<--to>/<dataset>/<name>/ or open a pull request on a Hub results dataset.",
+        "<--to>/<dataset>/<name>/ or open a pull request on a Hub results dataset. The "
+        "folder of `evaluate --seeds N` files its first run, with every other seed's "
+        "rankings and metrics, verified too, in seeds.json.",
     )
     submit.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
     where = submit.add_mutually_exclusive_group()

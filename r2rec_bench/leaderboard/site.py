@@ -88,6 +88,19 @@ class Entry:
     results: dict
     examples: list[dict]
     earlier_build: EarlierBuild | None = None  # the build it was evaluated on, if not the pinned
+    seeds: dict | None = None  # seeds.json: the model's other seeds, verified (leaderboard.seeds)
+
+    def spread(self, key: str) -> dict | None:
+        """``key`` across the model's seeds (mean, sd, min, max, values), or None."""
+        return (self.seeds or {}).get("spread", {}).get(key)
+
+    def seed_text(self, key: str) -> str:
+        """E.g. "5 seeds: 0.4470 ± 0.0120" (mean ± sample sd); empty without seeds."""
+        spread = self.spread(key)
+        if spread is None or spread["mean"] is None:
+            return ""
+        n = len(spread["values"])
+        return f"{n} seeds: {spread['mean']:.4f} ± {spread['sd']:.4f}"
 
     @property
     def model(self) -> str:
@@ -173,6 +186,9 @@ class Entry:
             "n_users": self.results["n_users"],
             "page": self.page,
             "earlier_build": earlier,
+            "seeds": None
+            if self.seeds is None
+            else {"seeds": self.seeds["seeds"], "spread": self.seeds["spread"]},
             "metrics": {
                 key: {"value": c.value, "ci_low": c.low, "ci_high": c.high}
                 for key, _ in columns
@@ -249,7 +265,10 @@ def collect(submissions: list[Submission], finder: DatasetFinder) -> list[Board]
         pin = finder.pin(results["dataset"]["name"])
         earlier = pin.earlier_build(results["dataset"]["fingerprint"])
         groups.setdefault(key, []).append(
-            Entry(key[0], key[1], submission.name, results, _examples(submission, gold), earlier)
+            Entry(
+                key[0], key[1], submission.name, results, _examples(submission, gold), earlier,
+                submission.seeds,
+            )  # fmt: skip
         )
     return [
         Board(
@@ -286,13 +305,19 @@ def markdown_tables(boards: list[Board]) -> str:
         ]
         listed = [(rank.text, e) for rank, e in board.ranked]
         for place, entry in listed + [("—", e) for e in board.references]:
-            cells = [entry.cell(key) for key, _ in board.columns]
-            text = [f"{c.text} {c.interval}".strip() for c in cells]
+            text = [_markdown_cell(entry, key) for key, _ in board.columns]
             kind = " · ".join(filter(None, (entry.label, _markdown_text(entry.build_note))))
             lines.append(
                 f"| {place} | {_markdown_text(entry.model)} | {kind} | " + " | ".join(text) + " |"
             )
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _markdown_cell(entry: Entry, key: str) -> str:
+    """Value [interval]; HR@1 also gives the spread over the seeds when there are several."""
+    cell = entry.cell(key)
+    seeds = f"({entry.seed_text(key)})" if key == "hr@1" and entry.seed_text(key) else ""
+    return " ".join(filter(None, (cell.text, cell.interval, seeds)))
 
 
 def markdown(boards: list[Board]) -> str:
@@ -305,7 +330,9 @@ def markdown(boards: list[Board]) -> str:
         "arithmetic right, not that the named model produced the outputs. The counterfactual "
         "columns (Compr. gap, Suff. gap) need the model itself and are checked only for "
         "consistency with the reported per-user values. Cells: value [95% bootstrap "
-        "interval]; — where an entry reports no figure. "
+        "interval]; — where an entry reports no figure. An entry run under several seeds "
+        "shows the first seed's run, verified like any other, and after its HR@1 the mean ± "
+        "sample standard deviation over all its seeds, each seed's rankings verified too. "
         + RANK_RULE
         + "\n\n"
         + markdown_tables(boards)

@@ -1,10 +1,11 @@
 """What a submission is on disk, and reading one without trusting it.
 
 A submission is the two files ``r2rec-bench evaluate`` writes, ``results.json`` and
-``samples.jsonl``, filed as ``<submissions>/<dataset>/<name>/``. Everything in them comes from
-a stranger, so reading checks the layout, the names (no escaping the submissions folder),
-the sizes (before reading anything) and that both files are JSON of the right shape; every
-problem is a :class:`Rejected` whose message names the file (and line) and the fix.
+``samples.jsonl``, filed as ``<submissions>/<dataset>/<name>/``, with ``seeds.json`` beside
+them when the model was run under several seeds (leaderboard.seeds). Everything in them
+comes from a stranger, so reading checks the layout, the names (no escaping the submissions
+folder), the sizes (before reading anything) and that the files are JSON of the right shape;
+every problem is a :class:`Rejected` whose message names the file (and line) and the fix.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import from_json
 
-from r2rec_bench.task.records import Results, Sample
+from r2rec_bench.task.records import Results, Sample, SeedRuns
 
-RESULTS, SAMPLES = "results.json", "samples.jsonl"
+RESULTS, SAMPLES, SEEDS = "results.json", "samples.jsonl", "seeds.json"
 FILES = (RESULTS, SAMPLES)
+OPTIONAL_FILES = (SEEDS,)  # other seeds of the same model (leaderboard.seeds)
 # results.json is a few kilobytes; samples.jsonl of an LLM with long reasoning on ml-1m's
-# 6,040 users is tens of megabytes. Well above both, still small enough to hold in memory.
-MAX_BYTES = {RESULTS: 1 << 20, SAMPLES: 256 << 20}
+# 6,040 users is tens of megabytes; seeds.json of ten seeds there, about 3 MB. Well above
+# each, still small enough to hold in memory.
+MAX_BYTES = {RESULTS: 1 << 20, SAMPLES: 256 << 20, SEEDS: 64 << 20}
 # Folder names: what `model_slug` produces (letters, digits, . _ + -), starting with a letter
 # or digit, so that no name is empty, hidden, "..", absolute or holds a separator.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
@@ -55,6 +58,7 @@ class Submission:
     samples: list[dict]
     lines: list[int]  # samples.jsonl line number of each sample, for error messages
     answers: frozenset  # (user id, output sha256) pairs: what the run answered
+    seeds: dict | None = None  # seeds.json, when the model's other seeds are filed with it
 
     @property
     def dataset_name(self) -> str:
@@ -162,6 +166,14 @@ def read_submission(folder: Path, name: str | None = None) -> Submission:
     folder = Path(folder)
     results = read_results(folder)
     samples, lines = _parse_samples(folder / SAMPLES, _read_bytes(folder / SAMPLES, folder))
+    seeds = None
+    if (folder / SEEDS).exists() or (folder / SEEDS).is_symlink():
+        data = _read_bytes(folder / SEEDS, folder)
+        try:
+            SeedRuns.model_validate_json(data)
+        except ValidationError as exc:
+            raise Rejected(f"{folder / SEEDS}: {_problem(exc)}; {_RESUBMIT}") from None
+        seeds = json.loads(data)
     return Submission(
         path=folder,
         name=name or folder.name,
@@ -169,7 +181,13 @@ def read_submission(folder: Path, name: str | None = None) -> Submission:
         samples=samples,
         lines=lines,
         answers=answer_pairs(samples),
+        seeds=seeds,
     )
+
+
+def present_files(folder: Path) -> list[str]:
+    """The submission files ``folder`` holds: the required ones and any optional one."""
+    return [*FILES, *(f for f in OPTIONAL_FILES if (Path(folder) / f).exists())]
 
 
 @dataclass(frozen=True)
@@ -202,7 +220,10 @@ def _is_folder(path: Path) -> bool:
 
 def _layout_problem(root: Path, path: Path) -> str | None:
     where = f"{path}: "
-    layout = "a submission is <dataset>/<name>/ holding results.json and samples.jsonl"
+    layout = (
+        "a submission is <dataset>/<name>/ holding results.json and samples.jsonl (and "
+        "seeds.json, when it has several seeds)"
+    )
     if not _is_folder(path):
         return where + f"not a folder; {layout}"
     for part in path.relative_to(root).parts:
@@ -210,7 +231,7 @@ def _layout_problem(root: Path, path: Path) -> str | None:
             check_name(part, "folder name")
         except Rejected as exc:
             return where + str(exc)
-    extra = sorted(p.name for p in path.iterdir() if p.name not in FILES)
+    extra = sorted(p.name for p in path.iterdir() if p.name not in (*FILES, *OPTIONAL_FILES))
     if extra:
         return where + f"unexpected file {extra[0]!r}; {layout}"
     return None

@@ -3,6 +3,7 @@ in a local submissions folder or as a pull request on a Hub results dataset."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,15 +16,19 @@ from r2rec_bench.leaderboard.finder import DEFAULT_PINS, DatasetFinder
 from r2rec_bench.leaderboard.submission import (
     FILES,
     NEAR_DUPLICATE,
+    SEEDS,
     Rejected,
+    Submission,
     check_name,
     read_submission,
     shared_answers,
 )
+from r2rec_bench.leaderboard.seeds import seed_runs
 from r2rec_bench.leaderboard.verify import verify_submission
 from r2rec_bench.task.dataset import check_repo_id
 
 DEFAULT_SUBMISSIONS = Path("leaderboard/submissions")
+REPEATS = "repeats.json"  # what `evaluate --seeds N` writes beside its repeat-<r>/ runs
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,9 @@ def _duplicate_in_folder(folder: Path, name: str, answers: frozenset) -> str | N
     return None
 
 
-def _submit_to_hub(plan: SubmitPlan, folder: Path, repo_id: str, api: Any | None) -> SubmitPlan:
+def _submit_to_hub(
+    plan: SubmitPlan, contents: dict[str, Path | bytes], repo_id: str, api: Any | None
+) -> SubmitPlan:
     from huggingface_hub import CommitOperationAdd
     from huggingface_hub.errors import HTTPError
 
@@ -73,8 +80,8 @@ def _submit_to_hub(plan: SubmitPlan, folder: Path, repo_id: str, api: Any | None
             repo_id,
             repo_type="dataset",
             operations=[
-                CommitOperationAdd(path_in_repo=f"{prefix}/{file}", path_or_fileobj=folder / file)
-                for file in FILES
+                CommitOperationAdd(path_in_repo=f"{prefix}/{file}", path_or_fileobj=content)
+                for file, content in contents.items()
             ],
             commit_message=f"Submit {plan.model} on {plan.dataset}",
             create_pr=True,
@@ -107,8 +114,9 @@ def submit(
     dry_run: bool = False,
     api: Any | None = None,
 ) -> SubmitPlan:
-    """Verify ``results_dir`` (results.json + samples.jsonl) and file it under ``to``
-    (default: leaderboard/submissions) or open a pull request on the Hub dataset ``hub``.
+    """Verify ``results_dir`` (results.json + samples.jsonl, or the repeat-<r>/ runs of
+    ``evaluate --seeds N``: the first filed, the others in seeds.json) and file it under
+    ``to`` (default: leaderboard/submissions) or open a pull request on the Hub dataset ``hub``.
 
     ``api`` stands in for ``huggingface_hub.HfApi`` (tests pass a fake). Nothing is written
     unless the submission verifies and is no duplicate, and nothing at all with ``dry_run``.
@@ -119,10 +127,11 @@ def submit(
         raise UserError("submit: give --to or --hub, not both")
     if hub is not None:
         check_repo_id(hub)
+    finder = DatasetFinder(datasets, pins)
     try:
-        submission = read_submission(results_dir)
+        submission = _read_run_or_seeds(results_dir, finder)
         name = check_name(name or default_name(submission.results))
-        verify_submission(replace(submission, name=name), DatasetFinder(datasets, pins))
+        verify_submission(replace(submission, name=name), finder)
     except Rejected as exc:
         raise UserError(f"rejected: {exc}") from None
     dataset, model = submission.dataset_name, submission.results["backend"]["spec"]
@@ -138,8 +147,37 @@ def submit(
     if dry_run:
         return plan
     if hub is not None:
-        return _submit_to_hub(plan, results_dir, hub, api)
+        return _submit_to_hub(plan, _contents(submission), hub, api)
     with atomic_directory(Path(destination)) as staging:
-        for file in FILES:
-            shutil.copyfile(results_dir / file, staging / file)
+        for file, content in _contents(submission).items():
+            if isinstance(content, Path):
+                shutil.copyfile(content, staging / file)
+            else:
+                (staging / file).write_bytes(content)
     return plan
+
+
+def _read_run_or_seeds(results_dir: Path, finder: DatasetFinder) -> Submission:
+    """The run in ``results_dir``; for a folder of ``evaluate --seeds N`` runs, its first run
+    with the others, each verified, beside it as seeds.json (leaderboard.seeds)."""
+    listing = results_dir / REPEATS
+    if not listing.is_file():
+        return read_submission(results_dir)
+    try:
+        names = json.loads(listing.read_text())["runs"]
+        folders = [results_dir / check_name(str(name), "run folder") for name in names]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise Rejected(f"{listing}: {one_line(exc)}; submit the folder evaluate wrote") from None
+    runs = [read_submission(folder) for folder in folders]
+    for run in runs[1:]:
+        verify_submission(run, finder)
+    return replace(runs[0], seeds=seed_runs(runs[0], runs[1:]))
+
+
+def _contents(submission: Submission) -> dict[str, Path | bytes]:
+    """What is filed: the run's files as they are, and seeds.json when there are seeds."""
+    contents: dict[str, Path | bytes] = {file: submission.path / file for file in FILES}
+    if submission.seeds is not None:
+        # Compact: 20 positions a user, thousands of users a seed; indented, 4× the size.
+        contents[SEEDS] = (json.dumps(submission.seeds, separators=(",", ":")) + "\n").encode()
+    return contents

@@ -14,7 +14,9 @@ What is checked, in order, each failure being one reason:
    scoring path (task.scoring, shared with the runner) gives for its output or scores;
 5. every reported figure: the metrics with their intervals (``summarize_samples`` with the
    reported seed, so the bootstrap draws are the same), the user count, the answer counts
-   and, when reported, the faithfulness block and each sample's static faithfulness, rescored.
+   and, when reported, the faithfulness block and each sample's static faithfulness, rescored;
+6. seeds.json, when there: each other seed's rankings give its metrics, and every metric's
+   spread across the seeds is what those and the verified run give (leaderboard.seeds).
 
 Nothing random and nothing order-dependent: the same submissions give the same verdicts.
 """
@@ -33,12 +35,14 @@ from r2rec_bench.leaderboard.submission import (
     NEAR_DUPLICATE,
     RESULTS,
     SAMPLES,
+    SEEDS,
     Rejected,
     Submission,
     read_submission,
     scan,
     shared_answers,
 )
+from r2rec_bench.leaderboard.seeds import recomputed_seeds
 from r2rec_bench.memory import gc_paused
 from r2rec_bench.parallel import fork_map
 from r2rec_bench.task.dataset import Dataset
@@ -84,6 +88,17 @@ def _difference(reported, recomputed, where: str) -> str | None:
             if found:
                 return found
         return None
+    if isinstance(recomputed, list):
+        if not isinstance(reported, list) or len(reported) != len(recomputed):
+            return f"`{where}` should have {len(recomputed)} entries"
+        return next(
+            (
+                found
+                for k, (a, b) in enumerate(zip(reported, recomputed, strict=True))
+                if (found := _difference(a, b, f"{where}[{k}]"))
+            ),
+            None,
+        )
     if isinstance(recomputed, float) and isinstance(reported, (int, float)):
         if not isinstance(reported, bool) and (
             math.isclose(reported, recomputed, rel_tol=0, abs_tol=TOLERANCE)
@@ -234,6 +249,10 @@ def verify_submission(submission: Submission, finder: DatasetFinder) -> None:
         if found:
             raise Rejected(f"{results_path}: {found} (an edited result); {_RESUBMIT}")
     _check_faithfulness(submission, dataset, split, results["seed"])
+    if submission.seeds is not None:
+        found = _difference(submission.seeds, recomputed_seeds(submission), "seeds")
+        if found:
+            raise Rejected(f"{submission.path / SEEDS}: {found} (an edited file); {_RESUBMIT}")
 
 
 def verify_folder(folder: Path, finder: DatasetFinder, name: str | None = None) -> Verdict:

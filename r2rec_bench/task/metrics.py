@@ -7,6 +7,8 @@ metric counts rank 0 as a miss, so HR@k is correct / all evaluated users.
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 
 
@@ -74,6 +76,27 @@ def per_user_metrics(ranks, valid, ks=KS) -> dict[str, np.ndarray]:
     values["mrr"] = reciprocal_rank(ranks)
     values["valid_ratio"] = np.asarray(valid, dtype=np.float64)
     return values
+
+
+def point_metrics(ranks, valid, ks=KS) -> dict[str, float]:
+    """Every metric's value over the users (no interval): :func:`per_user_metrics`' means."""
+    return {name: float(v.mean()) for name, v in per_user_metrics(ranks, valid, ks).items()}
+
+
+def seed_spread(values) -> dict:
+    """One metric across seeds (or sampled repeats): mean, sample standard deviation, min,
+    max and the values themselves; a value of None (a metric one run could not give) is
+    left out of the statistics, which are None when no run gave one."""
+    present = [float(v) for v in values if v is not None]
+    if not present:
+        return {"mean": None, "sd": None, "min": None, "max": None, "values": list(values)}
+    return {
+        "mean": statistics.fmean(present),
+        "sd": statistics.stdev(present) if len(present) > 1 else 0.0,
+        "min": min(present),
+        "max": max(present),
+        "values": list(values),
+    }
 
 
 def percentile_interval(resampled: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
 RESULTS_SCHEMA_VERSION = 2
+SEEDS_SCHEMA_VERSION = 1
 MODES = ("generate", "rank")
 MATCHES = ("exact", "normalized", "mention", "fuzzy", "scores", "none")
 _SHA256 = r"^[0-9a-f]{64}$"
@@ -176,9 +177,41 @@ class Results(_Record):
         return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
+class SeedSpread(_Record):
+    """One metric across a model's seeds."""
+
+    mean: float
+    sd: float = Field(description="sample standard deviation (n - 1); 0 for one seed")
+    min: float
+    max: float
+    values: list[float] = Field(description="one per seed, in the order of `seeds`")
+
+
+class SeedRun(_Record):
+    """One more seed of a submitted model: what it answered (each user's ranking, in the
+    order of the submission's samples.jsonl) and the metric values those rankings give."""
+
+    seed: NonNegativeInt
+    model: dict[str, Any] = Field(description="the run's model block (its own fit and revision)")
+    rankings: list[list[NonNegativeInt]] = Field(description="candidate positions, best first")
+    valid: list[bool]
+    metrics: dict[str, float]
+
+
+class SeedRuns(_Record):
+    """A submission's seeds.json: the same model run under other seeds beside the run its
+    samples.jsonl holds, and each metric's spread across all of them."""
+
+    schema_version: Literal[SEEDS_SCHEMA_VERSION]
+    seeds: list[NonNegativeInt] = Field(description="every seed, the samples.jsonl run's first")
+    runs: list[SeedRun] = Field(description="the runs of seeds[1:], in that order")
+    spread: dict[str, SeedSpread]
+
+
 def json_schemas() -> dict[str, dict]:
     """The published JSON Schemas (docs/schema/), by file name."""
     return {
         "results.schema.json": Results.model_json_schema(by_alias=True),
         "sample.schema.json": Sample.model_json_schema(by_alias=True),
+        "seeds.schema.json": SeedRuns.model_json_schema(by_alias=True),
     }

@@ -16,8 +16,10 @@ from r2rec_bench.task.metrics import (
     metric_names,
     paired_compare,
     per_user_metrics,
+    point_metrics,
     rank_of_target,
     ranks_from_rankings,
+    seed_spread,
     summarize,
 )
 
@@ -40,6 +42,21 @@ def test_hand_computed_values():
     assert list(m) == metric_names() == [
         "hr@1", "hr@3", "hr@5", "hr@10", "ndcg@3", "ndcg@5", "ndcg@10", "mrr", "valid_ratio",
     ]  # fmt: skip
+
+
+def test_point_metrics_are_the_summary_values_without_intervals():
+    summary = summarize(RANKS, VALID)["metrics"]
+    assert point_metrics(RANKS, VALID) == {name: entry["value"] for name, entry in summary.items()}
+
+
+def test_seed_spread_by_hand():
+    spread = seed_spread([0.1, 0.3, 0.2])
+    assert spread["mean"] == pytest.approx(0.2)
+    assert spread["sd"] == pytest.approx(0.1)  # sample sd: sqrt((0.01 + 0.01 + 0) / 2)
+    assert (spread["min"], spread["max"], spread["values"]) == (0.1, 0.3, [0.1, 0.3, 0.2])
+    assert seed_spread([0.4])["sd"] == 0.0
+    assert seed_spread([None, 0.5, 0.7])["mean"] == pytest.approx(0.6)  # None left out
+    assert seed_spread([None])["mean"] is None
 
 
 def test_rank_helpers():

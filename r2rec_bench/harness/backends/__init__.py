@@ -24,16 +24,24 @@ class _Kind:
     factory: str
     extra: str | None  # the pip extra that brings the backend's dependencies, if any
     example: str
+    # How runs under several seeds can differ: by sampling (an LLM: greedy decoding ignores
+    # the seed), or as the module's function of this name says for the named model.
+    sampled: bool = False
+    seed_check: str | None = None
 
 
 _KINDS = {
-    "hf": _Kind("r2rec_bench.harness.backends.hf", "HFBackend", "hf", "hf:Qwen/Qwen2.5-0.5B"),
+    "hf": _Kind(
+        "r2rec_bench.harness.backends.hf", "HFBackend", "hf", "hf:Qwen/Qwen2.5-0.5B", sampled=True
+    ),
     "openai": _Kind(
-        "r2rec_bench.harness.backends.openai", "OpenAIBackend", "openai", "openai:gpt-4o-mini"
-    ),
+        "r2rec_bench.harness.backends.openai", "OpenAIBackend", "openai", "openai:gpt-4o-mini",
+        sampled=True,
+    ),  # fmt: skip
     "baseline": _Kind(
-        "r2rec_bench.baselines", "make_baseline_backend", "baselines", "baseline:pop"
-    ),
+        "r2rec_bench.baselines", "make_baseline_backend", "baselines", "baseline:pop",
+        seed_check="check_seeded",
+    ),  # fmt: skip
     "ref": _Kind(
         "r2rec_bench.faithfulness.reference", "make_reference_backend", None, "ref:oracle"
     ),
@@ -117,3 +125,17 @@ def resolve_backend(spec: str, **options) -> Backend:
         return factory(name, **_options_for(factory, options, kind))
     except ImportError as exc:
         raise _import_error(spec, kind, name, exc) from None
+
+
+def check_seeds_differ(spec: str, generation: dict, n: int) -> None:
+    """A UserError unless ``n`` runs of ``spec`` under different seeds can differ: an LLM
+    must sample, a baseline's fit must depend on its seed."""
+    kind, name = parse_model_spec(spec)
+    entry = _KINDS[kind]
+    if entry.sampled and float(generation.get("temperature", 0)) <= 0:
+        raise UserError(
+            f"--seeds {n}: greedy decoding repeats identically; add --gen-kwargs "
+            "temperature=<above 0>"
+        )
+    if entry.seed_check:
+        getattr(importlib.import_module(entry.module), entry.seed_check)(name, n)
