@@ -4,7 +4,9 @@ built dataset and print their validation and test metrics with 95% intervals."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from r2rec_bench.baselines.registry import BASELINES, PROFILES
 from r2rec_bench.console import print_json
@@ -45,6 +47,28 @@ def register(subcommands) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress lines or table")
     train.add_argument("--json", action="store_true", help="machine-readable output")
     train.set_defaults(handler=cmd_baselines_train)
+
+    tune = actions.add_parser(
+        "tune",
+        help="search each baseline's grid on validation HR@1, then score the choice on test",
+        description="Fit (or load from the cache) every configuration of each tunable "
+        "baseline's documented grid, the same number for every model (r2rec_bench/baselines/"
+        "tuning.py), choose the best by validation HR@1 (a tie: the first in grid order) and "
+        "evaluate only the chosen configuration on the test split.",
+    )
+    tune.add_argument("--dataset", required=True, metavar="DIR_OR_HUB_ID")
+    tune.add_argument("--only", nargs="+", metavar="NAME", help="these only (default: all)")
+    tune.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    tune.add_argument(
+        "--set",
+        metavar="K=V,...",
+        help="settings fixed for every trial, outside the grid (e.g. max_epochs=20 for a "
+        "smaller budget); recorded with the choice",
+    )
+    tune.add_argument("--out", type=Path, metavar="FILE", help="also write the JSON here")
+    tune.add_argument("--quiet", action="store_true", help="no progress lines or table")
+    tune.add_argument("--json", action="store_true", help="machine-readable output")
+    tune.set_defaults(handler=cmd_baselines_tune)
 
 
 def cmd_baselines_train(args: argparse.Namespace) -> int:
@@ -87,6 +111,64 @@ def cmd_baselines_train(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print(format_table(rows))
     return 0
+
+
+def cmd_baselines_tune(args: argparse.Namespace) -> int:
+    from r2rec_bench.atomic import write_text_atomic
+    from r2rec_bench.baselines.cache import fit_or_load
+    from r2rec_bench.baselines.data import load_training_data
+    from r2rec_bench.baselines.evaluation import evaluate
+    from r2rec_bench.baselines.registry import baseline_class
+    from r2rec_bench.baselines.tuning import GRIDS, configurations, tune
+    from r2rec_bench.console import parse_key_values
+    from r2rec_bench.task.dataset import open_dataset
+
+    names = args.only or list(GRIDS)
+    for name in names:
+        configurations(name.lower())  # an unknown or untunable name fails before any fit
+    fixed = parse_key_values(args.set, "--set")
+    dataset = open_dataset(args.dataset)
+    data = load_training_data(dataset)
+    test = dataset.split("test")
+    searches = []
+    for name in (n.lower() for n in names):
+        if not args.quiet:
+            print(f"{name}: {len(configurations(name))} configurations...", file=sys.stderr)
+        search = tune(name, data, seed=args.seed, fixed=fixed, quiet=args.quiet or args.json)
+        chosen = baseline_class(name)(**search["chosen"])
+        fit_or_load(chosen, data, args.seed)  # cached by the search
+        search["test"] = evaluate(chosen, test, seed=args.seed)  # the one look at test
+        searches.append(search)
+    payload = {"dataset": data.dataset, "fingerprint": data.fingerprint, "searches": searches}
+    if args.out:
+        write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+    if args.json:
+        print_json(payload)
+    elif not args.quiet:
+        print("\n\n".join(format_search(search) for search in searches))
+    return 0
+
+
+def format_search(search: dict) -> str:
+    """One model's trials as a Markdown table, the chosen one marked, and its test HR@1."""
+    keys = list(search["grid"])
+    lines = [
+        f"{search['name']} (seed {search['seed']}"
+        + "".join(f", {k}={v}" for k, v in search["fixed"].items())
+        + ")",
+        "| " + " | ".join(keys) + " | val HR@1 | epochs (best) | train s | |",
+        "|" + "---|" * (len(keys) + 4),
+    ]
+    for k, trial in enumerate(search["trials"]):
+        cells = [str(trial["hyperparameters"][key]) for key in keys] + [
+            f"{trial['validation_hr1']:.4f}",
+            f"{trial['epochs']} ({trial['best_epoch']})" if trial["epochs"] else "–",
+            f"{trial['train_seconds']:.1f}",
+            "chosen" if k == search["chosen_trial"] else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(f"test HR@1 of the chosen: {_interval(search['test']['metrics']['hr@1'])}")
+    return "\n".join(lines)
 
 
 def format_table(rows: list[dict]) -> str:
