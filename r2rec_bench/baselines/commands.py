@@ -115,28 +115,26 @@ def cmd_baselines_train(args: argparse.Namespace) -> int:
 
 def cmd_baselines_tune(args: argparse.Namespace) -> int:
     from r2rec_bench.atomic import write_text_atomic
-    from r2rec_bench.baselines.cache import fit_or_load
     from r2rec_bench.baselines.data import load_training_data
     from r2rec_bench.baselines.evaluation import evaluate
-    from r2rec_bench.baselines.registry import baseline_class
-    from r2rec_bench.baselines.tuning import GRIDS, configurations, tune
+    from r2rec_bench.baselines.tuning import BUDGET, GRIDS, configurations, tune
     from r2rec_bench.console import parse_key_values
     from r2rec_bench.task.dataset import open_dataset
 
-    names = args.only or list(GRIDS)
+    names = [name.lower() for name in args.only or GRIDS]
     for name in names:
-        configurations(name.lower())  # an unknown or untunable name fails before any fit
+        configurations(name)  # an unknown or untunable name fails before any fit
     fixed = parse_key_values(args.set, "--set")
     dataset = open_dataset(args.dataset)
     data = load_training_data(dataset)
     test = dataset.split("test")
     searches = []
-    for name in (n.lower() for n in names):
+    for name in names:
         if not args.quiet:
-            print(f"{name}: {len(configurations(name))} configurations...", file=sys.stderr)
-        search = tune(name, data, seed=args.seed, fixed=fixed, quiet=args.quiet or args.json)
-        chosen = baseline_class(name)(**search["chosen"])
-        fit_or_load(chosen, data, args.seed)  # cached by the search
+            print(f"{name}: {BUDGET} configurations...", file=sys.stderr)
+        search, chosen = tune(
+            name, data, seed=args.seed, fixed=fixed, quiet=args.quiet or args.json
+        )
         search["test"] = evaluate(chosen, test, seed=args.seed)  # the one look at test
         searches.append(search)
     payload = {"dataset": data.dataset, "fingerprint": data.fingerprint, "searches": searches}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from r2rec_bench.baselines.base import Baseline
 from r2rec_bench.baselines.cache import fit_or_load
 from r2rec_bench.baselines.data import TrainingData
 from r2rec_bench.baselines.registry import baseline_class
@@ -33,9 +34,7 @@ GRIDS: dict[str, dict[str, list]] = {
 def configurations(name: str) -> list[dict]:
     """Every configuration of ``name``'s grid, in grid order (the tie-break order)."""
     if name not in GRIDS:
-        raise UserError(
-            f"baseline {name!r} has nothing to tune; tunable: {', '.join(GRIDS)}"
-        )
+        raise UserError(f"baseline {name!r} has nothing to tune; tunable: {', '.join(GRIDS)}")
     grid = GRIDS[name]
     return [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
 
@@ -48,19 +47,21 @@ def tune(
     fixed: dict | None = None,
     cache_dir: Path | None = None,
     quiet: bool = True,
-) -> dict:
+) -> tuple[dict, Baseline]:
     """Fit (or load) each configuration of ``name``'s grid, with ``fixed`` settings on top
     (a smaller ``max_epochs``, say), and choose the best by validation HR@1; a tie goes to
-    the configuration first in grid order. Returns the grid, every trial and the choice."""
+    the configuration first in grid order. Returns the search (the grid, every trial and
+    the choice) and the chosen baseline, fitted."""
     cls = baseline_class(name)
     fixed = dict(fixed or {})
     clash = sorted(set(fixed) & set(GRIDS.get(name, {})))
     if clash:
         raise UserError(f"--set {', '.join(clash)}: searched by the grid of {name}; leave it out")
-    trials = []
+    trials, fitted = [], []
     for config in configurations(name):
         baseline = cls(**config, **fixed)
         report = fit_or_load(baseline, data, seed, cache_dir, quiet=quiet)
+        fitted.append(baseline)
         trials.append(
             {
                 "hyperparameters": config,
@@ -73,7 +74,7 @@ def tune(
             }
         )
     best = max(range(len(trials)), key=lambda k: (trials[k]["validation_hr1"], -k))
-    return {
+    search = {
         "name": name,
         "seed": seed,
         "budget": BUDGET,
@@ -83,3 +84,4 @@ def tune(
         "chosen": {**trials[best]["hyperparameters"], **fixed},
         "chosen_trial": best,
     }
+    return search, fitted[best]

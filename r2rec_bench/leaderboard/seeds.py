@@ -41,6 +41,7 @@ def seed_runs(first: Submission, others: list[Submission]) -> dict:
     """seeds.json for the run ``first`` and the verified runs ``others`` of the same model
     under other seeds; :class:`Rejected` when they are not one model's seeds."""
     order = [s["user_id"] for s in first.samples]
+    targets = [s["target_index"] for s in first.samples]
     seeds = [first.results["seed"]]
     runs = []
     for other in others:
@@ -53,35 +54,40 @@ def seed_runs(first: Submission, others: list[Submission]) -> dict:
         if by_user.keys() != set(order):
             raise Rejected(f"{where}: not the users of {first.path}")
         samples = [by_user[user] for user in order]
-        runs.append(_run(other.results, samples))
+        runs.append(
+            _run(
+                other.results["seed"],
+                other.results["model"],
+                [s["ranking"] for s in samples],
+                [s["valid"] for s in samples],
+                targets,
+            )
+        )
         seeds.append(other.results["seed"])
-    return {
-        "schema_version": SEEDS_SCHEMA_VERSION,
-        "seeds": seeds,
-        "runs": runs,
-        "spread": _spread(first.results, runs),
-    }
+    return _document(first.results, seeds, runs)
 
 
-def _run(results: dict, samples: list[dict]) -> dict:
-    rankings = [s["ranking"] for s in samples]
-    valid = [s["valid"] for s in samples]
-    ranks = ranks_from_rankings(rankings, [s["target_index"] for s in samples])
+def _run(seed: int, model: dict, rankings: list, valid: list, targets: list[int]) -> dict:
+    """One seed's entry: its answers and the metric values they give against ``targets``
+    (each user's gold target position)."""
+    ranks = ranks_from_rankings(rankings, targets)
     return {
-        "seed": results["seed"],
-        "model": results["model"],
+        "seed": seed,
+        "model": model,
         "rankings": rankings,
         "valid": valid,
         "metrics": point_metrics(ranks, valid),
     }
 
 
-def _spread(results: dict, runs: list[dict]) -> dict:
-    """Each metric of the runs across every seed, the submitted run's value first."""
-    return {
+def _document(results: dict, seeds: list[int], runs: list[dict]) -> dict:
+    """seeds.json: the seeds, their runs and each metric across every seed, the submitted
+    run's value first."""
+    spread = {
         name: seed_spread([results["metrics"][name]["value"], *(r["metrics"][name] for r in runs)])
         for name in runs[0]["metrics"]
     }
+    return {"schema_version": SEEDS_SCHEMA_VERSION, "seeds": seeds, "runs": runs, "spread": spread}
 
 
 def recomputed_seeds(submission: Submission) -> dict:
@@ -103,12 +109,15 @@ def recomputed_seeds(submission: Submission) -> dict:
     if not stated["runs"]:
         raise Rejected(f"{where}: no other seed; submit without seeds.json; {_RESUBMIT}")
     samples = submission.samples
+    # The gold target positions: the submitted samples were checked to hold them.
+    targets = [s["target_index"] for s in samples]
     runs = []
     for run in stated["runs"]:
         here = f"{where}: seed {run['seed']}"
         own = {**results, "model": run["model"]}
-        if same_model(own) != same_model(results) or run["model"].get("seed", run["seed"]) != (
-            run["seed"]
+        if (
+            same_model(own) != same_model(results)
+            or run["model"].get("seed", run["seed"]) != (run["seed"])
         ):
             raise Rejected(f"{here}: `model` is not the submitted model at this seed; {_RESUBMIT}")
         if len(run["rankings"]) != len(samples) or len(run["valid"]) != len(samples):
@@ -124,19 +133,5 @@ def recomputed_seeds(submission: Submission) -> dict:
                     f"{here}: user {sample['user_id']}: a ranking names a candidate twice or "
                     f"one the user does not have; {_RESUBMIT}"
                 )
-        runs.append(_run({"seed": run["seed"], "model": run["model"]}, _as_samples(run, samples)))
-    return {
-        "schema_version": SEEDS_SCHEMA_VERSION,
-        "seeds": seeds,
-        "runs": runs,
-        "spread": _spread(results, runs),
-    }
-
-
-def _as_samples(run: dict, samples: list[dict]) -> list[dict]:
-    """The run's answers in the shape :func:`_run` reads, with the gold target of each user
-    (already checked against the dataset in the submitted samples)."""
-    return [
-        {"ranking": ranking, "valid": valid, "target_index": sample["target_index"]}
-        for ranking, valid, sample in zip(run["rankings"], run["valid"], samples, strict=True)
-    ]
+        runs.append(_run(run["seed"], run["model"], run["rankings"], run["valid"], targets))
+    return _document(results, seeds, runs)

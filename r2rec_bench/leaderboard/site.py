@@ -264,12 +264,9 @@ def collect(submissions: list[Submission], finder: DatasetFinder) -> list[Board]
         fingerprints[key] = dataset.fingerprint
         pin = finder.pin(results["dataset"]["name"])
         earlier = pin.earlier_build(results["dataset"]["fingerprint"])
-        groups.setdefault(key, []).append(
-            Entry(
-                key[0], key[1], submission.name, results, _examples(submission, gold), earlier,
-                submission.seeds,
-            )  # fmt: skip
-        )
+        examples = _examples(submission, gold)
+        entry = Entry(*key, submission.name, results, examples, earlier, submission.seeds)
+        groups.setdefault(key, []).append(entry)
     return [
         Board(
             dataset,
@@ -316,8 +313,8 @@ def markdown_tables(boards: list[Board]) -> str:
 def _markdown_cell(entry: Entry, key: str) -> str:
     """Value [interval]; HR@1 also gives the spread over the seeds when there are several."""
     cell = entry.cell(key)
-    seeds = f"({entry.seed_text(key)})" if key == "hr@1" and entry.seed_text(key) else ""
-    return " ".join(filter(None, (cell.text, cell.interval, seeds)))
+    seeds = entry.seed_text(key) if key == "hr@1" else ""
+    return " ".join(filter(None, (cell.text, cell.interval, seeds and f"({seeds})")))
 
 
 def markdown(boards: list[Board]) -> str:

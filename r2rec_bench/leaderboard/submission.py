@@ -185,11 +185,6 @@ def read_submission(folder: Path, name: str | None = None) -> Submission:
     )
 
 
-def present_files(folder: Path) -> list[str]:
-    """The submission files ``folder`` holds: the required ones and any optional one."""
-    return [*FILES, *(f for f in OPTIONAL_FILES if (Path(folder) / f).exists())]
-
-
 @dataclass(frozen=True)
 class Slot:
     """One folder of a submissions tree: where a submission is, or what is wrong there."""

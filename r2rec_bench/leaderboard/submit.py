@@ -13,6 +13,7 @@ from r2rec_bench.atomic import atomic_directory
 from r2rec_bench.errors import UserError, one_line
 from r2rec_bench.harness.runner import model_slug
 from r2rec_bench.leaderboard.finder import DEFAULT_PINS, DatasetFinder
+from r2rec_bench.leaderboard.seeds import seed_runs
 from r2rec_bench.leaderboard.submission import (
     FILES,
     NEAR_DUPLICATE,
@@ -23,7 +24,6 @@ from r2rec_bench.leaderboard.submission import (
     read_submission,
     shared_answers,
 )
-from r2rec_bench.leaderboard.seeds import seed_runs
 from r2rec_bench.leaderboard.verify import verify_submission
 from r2rec_bench.task.dataset import check_repo_id
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from r2rec_bench.errors import UserError
 from r2rec_bench.faithfulness import aggregate, rescore_static
 from r2rec_bench.leaderboard.finder import DatasetFinder, Gold
+from r2rec_bench.leaderboard.seeds import recomputed_seeds
 from r2rec_bench.leaderboard.submission import (
     NEAR_DUPLICATE,
     RESULTS,
@@ -42,7 +43,6 @@ from r2rec_bench.leaderboard.submission import (
     scan,
     shared_answers,
 )
-from r2rec_bench.leaderboard.seeds import recomputed_seeds
 from r2rec_bench.memory import gc_paused
 from r2rec_bench.parallel import fork_map
 from r2rec_bench.task.dataset import Dataset

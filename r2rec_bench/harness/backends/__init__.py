@@ -35,13 +35,19 @@ _KINDS = {
         "r2rec_bench.harness.backends.hf", "HFBackend", "hf", "hf:Qwen/Qwen2.5-0.5B", sampled=True
     ),
     "openai": _Kind(
-        "r2rec_bench.harness.backends.openai", "OpenAIBackend", "openai", "openai:gpt-4o-mini",
+        "r2rec_bench.harness.backends.openai",
+        "OpenAIBackend",
+        "openai",
+        "openai:gpt-4o-mini",
         sampled=True,
-    ),  # fmt: skip
+    ),
     "baseline": _Kind(
-        "r2rec_bench.baselines", "make_baseline_backend", "baselines", "baseline:pop",
+        "r2rec_bench.baselines",
+        "make_baseline_backend",
+        "baselines",
+        "baseline:pop",
         seed_check="check_seeded",
-    ),  # fmt: skip
+    ),
     "ref": _Kind(
         "r2rec_bench.faithfulness.reference", "make_reference_backend", None, "ref:oracle"
     ),
