@@ -33,11 +33,17 @@ What it does, so that RecBole sees exactly what our baselines see:
 - Test: ``full_sort_predict`` for each test user, gathered on *our* 20 candidate ids; HR@1,
   HR@10, NDCG@10 with a seeded bootstrap over users, plus each user's target rank (so the
   intervals can be recomputed with r2rec-bench's own ``summarize``).
-- Time: wall seconds from loading the atomic files to the last test score, per model.
-- Models and hyper-parameters: RecBole's defaults (its ``properties/model/*.yaml``), which
-  our baselines' defaults follow: Pop; ItemKNN k=100, shrink 0; BPR 64 dims; LightGCN 64
-  dims, 2 layers; SASRec 2 layers, 2 heads, 64 dims, max length 50, CE loss; GRU4Rec 64/128,
-  CE loss. Adam, lr 1e-3, batch 2048, at most ``--epochs`` epochs (RecBole's default 300).
+- Time: wall and CPU seconds from loading the atomic files to the last test score, per model.
+- Models and hyper-parameters: RecBole's defaults (its ``properties/model/*.yaml``): Pop;
+  ItemKNN k=100, shrink 0; BPR and LightGCN (2 layers) 64 dims; SASRec 2 layers, 2 heads, 64
+  dims, dropout 0.5, max length 50; GRU4Rec 64/128, dropout 0.3; Caser 64 dims, 4 vertical
+  and 8 horizontal filters, dropout 0.4, max length 5 (the paper's L); the sequential models
+  with cross-entropy over all items. Adam, lr 1e-3, batch 2048, at most ``--epochs`` epochs
+  (RecBole's default 300). ``--train-batch-size`` and ``--learning-rate`` override the last
+  two (RecBole's sequential models at batch 2048 take too long per epoch on a small CPU).
+  Ours do not all share these defaults: their own (``baselines/neural.py``, ``caser.py``)
+  differ in learning rate (GRU4Rec 3e-3, BPR and LightGCN 1e-2), batch size and SASRec's
+  dropout (0.2); BENCHMARKS.md §7 sets each pair side by side.
 """
 
 from __future__ import annotations
@@ -62,8 +68,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from r2rec_bench.task.order import protocol_order
 from r2rec_bench.task.scoring import target_ranks
 
-MODELS = ("Pop", "ItemKNN", "BPR", "LightGCN", "SASRec", "GRU4Rec")
-SEQUENTIAL = {"SASRec", "GRU4Rec"}
+MODELS = ("Pop", "ItemKNN", "BPR", "LightGCN", "SASRec", "GRU4Rec", "Caser")
+SEQUENTIAL = {"SASRec", "GRU4Rec", "Caser"}
+# Caser's image is its last L items: the paper's Markov order L = 5, as ours, rather than the
+# 50 RecBole would otherwise give it (and 50 horizontal filter heights).
+MAX_LENGTH = {"Caser": 5}
 ONE_PASS = {"Pop", "ItemKNN"}  # nothing to iterate: one epoch is the whole fit
 
 
@@ -182,7 +191,7 @@ def run_model(name: str, args, directory: Path, validation, test) -> dict:
         },
         "user_inter_num_interval": "[0,inf)",
         "item_inter_num_interval": "[0,inf)",
-        "MAX_ITEM_LIST_LENGTH": 50,
+        "MAX_ITEM_LIST_LENGTH": MAX_LENGTH.get(name, 50),
         "use_gpu": False,
         "seed": args.seed,
         "reproducibility": True,
@@ -195,7 +204,11 @@ def run_model(name: str, args, directory: Path, validation, test) -> dict:
     }
     if name in SEQUENTIAL:
         config["train_neg_sample_args"] = None  # cross-entropy over all items
-    start = time.perf_counter()
+    if args.train_batch_size:
+        config["train_batch_size"] = args.train_batch_size
+    if args.learning_rate:
+        config["learning_rate"] = args.learning_rate
+    start, start_cpu = time.perf_counter(), time.process_time()
     cfg = Config(model=name, dataset=args.name, config_dict=config)
     init_seed(cfg["seed"], cfg["reproducibility"])
     torch.set_num_threads(args.threads)
@@ -239,6 +252,7 @@ def run_model(name: str, args, directory: Path, validation, test) -> dict:
     return {
         "model": name,
         "seconds": seconds,
+        "cpu_seconds": time.process_time() - start_cpu,
         "epochs": len(curve),
         "stopped_by": stopped_by,
         "best_epoch": best.get("epoch", 0),
@@ -258,6 +272,8 @@ def run_model(name: str, args, directory: Path, validation, test) -> dict:
                 "attn_dropout_prob",
                 "dropout_prob",
                 "num_layers",
+                "nv",
+                "nh",
                 "reg_weight",
                 "k",
                 "shrink",
@@ -284,6 +300,10 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=0.0,
                         help="stop a model's training after the epoch that passes this "
                         "(0: no limit); the best epoch so far is evaluated")  # fmt: skip
+    parser.add_argument("--train-batch-size", type=int, default=0,
+                        help="RecBole's train_batch_size (0: its default, 2048)")  # fmt: skip
+    parser.add_argument("--learning-rate", type=float, default=0.0,
+                        help="Adam's learning rate (0: RecBole's model default)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="torch threads (ours use 1)")
     parser.add_argument("--name", default="r2rec", help="RecBole's name for the dataset")
     args = parser.parse_args()

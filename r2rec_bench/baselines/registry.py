@@ -18,6 +18,7 @@ BASELINES: dict[str, str] = {
     "bpr": "r2rec_bench.baselines.neural:BPRBaseline",
     "sasrec": "r2rec_bench.baselines.neural:SASRecBaseline",
     "gru4rec": "r2rec_bench.baselines.neural:GRU4RecBaseline",
+    "caser": "r2rec_bench.baselines.caser:CaserBaseline",
     "lightgcn": "r2rec_bench.baselines.neural:LightGCNBaseline",
 }
 # What a baseline sees of a user when scoring. "full": everything known before the target
@@ -30,6 +31,7 @@ _EXTRAS = {
     "bpr": "torch",
     "sasrec": "torch",
     "gru4rec": "torch",
+    "caser": "torch",
     "lightgcn": "torch",
 }
 

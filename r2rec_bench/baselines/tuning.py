@@ -28,6 +28,7 @@ GRIDS: dict[str, dict[str, list]] = {
     "lightgcn": {"learning_rate": [1e-3, 1e-2], "layers": [1, 2, 3]},
     "gru4rec": {"dropout": [0.1, 0.3, 0.5], "learning_rate": [1e-3, 3e-3]},
     "sasrec": {"dropout": [0.2, 0.5], "max_len": [50, 100, 200]},
+    "caser": {"dropout": [0.2, 0.4, 0.5], "max_len": [5, 10]},
 }
 
 
@@ -69,6 +70,7 @@ def tune(
                 "epochs": report.epochs,
                 "best_epoch": report.best_epoch,
                 "train_seconds": report.train_seconds,
+                "train_cpu_seconds": report.train_cpu_seconds,
                 "from_cache": report.from_cache,
                 "cache_key": report.cache_key,
             }

@@ -10,6 +10,7 @@ SMALL = {
     "itemknn": {"neighbours": 50},
     "bpr": {"dim": 16, "max_epochs": 3, "patience": 3},
     "lightgcn": {"dim": 16, "max_epochs": 3, "patience": 3},
+    "caser": {"dim": 16, "learning_rate": 0.01, "max_epochs": 2, "patience": 2},
     # Large batches and a high learning rate: few optimiser steps, a lot learned per epoch.
     **{
         name: {

@@ -53,7 +53,7 @@ def test_scores_that_read_no_history_are_the_same_under_both_profiles(fitted, te
         np.testing.assert_array_equal(shown, baseline.score(*_rows(test_split)))
 
 
-@pytest.mark.parametrize("name", ["bpr", "lightgcn"])
+@pytest.mark.parametrize("name", ["bpr", "lightgcn", "caser"])
 def test_a_model_of_learned_user_embeddings_refuses_the_shown_profile(name):
     with pytest.raises(UserError, match=f"profile shown: baseline '{name}' scores a user by a"):
         make_baseline(name).use_profile("shown")
