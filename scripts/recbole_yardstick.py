@@ -31,8 +31,9 @@ What it does, so that RecBole sees exactly what our baselines see:
   ``torch.load`` default to ``weights_only=True``, which RecBole's checkpoint loading
   predates.
 - Test: ``full_sort_predict`` for each test user, gathered on *our* 20 candidate ids; HR@1,
-  HR@10, NDCG@10 with a seeded bootstrap over users, plus each user's target rank (so the
-  intervals can be recomputed with r2rec-bench's own ``summarize``).
+  HR@10, NDCG@10 with a seeded bootstrap over users, plus each user's id and target rank (so
+  the intervals, and paired differences against our runs, can be recomputed with
+  r2rec-bench's own ``summarize`` and ``paired_compare``).
 - Time: wall and CPU seconds from loading the atomic files to the last test score, per model.
 - Models and hyper-parameters: RecBole's defaults (its ``properties/model/*.yaml``): Pop;
   ItemKNN k=100, shrink 0; BPR and LightGCN (2 layers) 64 dims; SASRec 2 layers, 2 heads, 64
@@ -161,9 +162,8 @@ class CandidateScorer:
         users = sorted(found)
         scores = np.stack([found[u][0] for u in users]).astype(np.float64)
         targets = np.array([found[u][1] for u in users])
-        return target_ranks(
-            scores, targets, [found[u][2] for u in users], [found[u][3] for u in users]
-        )
+        self.users = [found[u][2] for u in users]  # user ids, in the order of the ranks
+        return target_ranks(scores, targets, self.users, [found[u][3] for u in users])
 
 
 class TimeLimit(Exception):
@@ -260,6 +260,7 @@ def run_model(name: str, args, directory: Path, validation, test) -> dict:
         "validation_hr1": curve,
         "test": metrics(ranks, args.seed),
         "test_ranks": ranks.tolist(),
+        "test_users": test_scorer.users,
         "hyperparameters": {
             key: cfg[key]
             for key in (
