@@ -45,6 +45,16 @@ def our_ranks(run: Path) -> dict[str, int]:
     return {s["user_id"]: s["target_rank"] for s in read_samples(run / "samples.jsonl")}
 
 
+def our_fit(run: Path) -> str:
+    """Epochs (best) and training seconds of the run's fit: CPU where the record has it (fits
+    from before it was recorded give wall seconds)."""
+    fit = json.loads((run / "results.json").read_text())["model"].get("fit") or {}
+    epochs = f"{fit['epochs']} ({fit['best_epoch']})" if fit.get("epochs") else "–"
+    cpu = fit.get("train_cpu_seconds")
+    seconds = f"{cpu:.0f}" if cpu else f"{fit.get('train_seconds', 0):.0f} wall"
+    return f"{epochs} | {seconds}"
+
+
 def label(result: dict) -> str:
     hyper = result["hyperparameters"]
     return f"lr {hyper['learning_rate']:g}, batch {hyper['train_batch_size']}"
@@ -72,7 +82,7 @@ def main() -> None:
                 b = np.array([theirs[u] for u in users])
                 row = summarize(a, np.ones(len(a), bool))["metrics"]
                 print(f"| {name} | ours | " + " | ".join(_cell(row[c]) for c in COLUMNS)
-                      + " | | | |")  # fmt: skip
+                      + f" | {our_fit(ours[name])} | |")  # fmt: skip
                 paired = paired_compare(a == 1, b == 1)
                 difference = (
                     f"{paired['diff']:+.3f} [{paired['ci_low']:+.3f}, {paired['ci_high']:+.3f}], "
