@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from r2rec_bench.harness.record import read_samples
+from r2rec_bench.harness.record import read_json, read_samples
 from r2rec_bench.task.metrics import paired_compare, summarize
 
 COLUMNS = ("hr@1", "hr@10", "ndcg@10")
@@ -48,7 +48,8 @@ def our_ranks(run: Path) -> dict[str, int]:
 def our_fit(run: Path) -> str:
     """Epochs (best) and training seconds of the run's fit: CPU where the record has it (fits
     from before it was recorded give wall seconds)."""
-    fit = json.loads((run / "results.json").read_text())["model"].get("fit") or {}
+    results = read_json(run / "results.json", "pass a run folder written by `r2rec-bench evaluate`")
+    fit = results["model"].get("fit") or {}
     epochs = f"{fit['epochs']} ({fit['best_epoch']})" if fit.get("epochs") else "–"
     cpu = fit.get("train_cpu_seconds")
     seconds = f"{cpu:.0f}" if cpu else f"{fit.get('train_seconds', 0):.0f} wall"

@@ -71,9 +71,7 @@ class CaserBaseline(TorchBaseline):
         for row, sequence in enumerate(self.user_sequences(users, histories)):
             recent = sequence[-length:] + 1
             x[row, length - len(recent) :] = torch.from_numpy(recent)
-        index = self.data.user_index
-        rows = torch.tensor([index.get(str(user), -1) for user in users], dtype=torch.int64)
-        hidden = self.model(rows, x)
+        hidden = self.model(torch.from_numpy(self.data.user_codes(users)), x)
         return torch.einsum("nd,ncd->nc", hidden, self.model.items(codes + 1))
 
 

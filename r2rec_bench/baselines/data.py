@@ -62,6 +62,11 @@ class TrainingData:
         """``items[offsets[u]:offsets[u + 1]]`` is user ``u``'s training sequence."""
         return np.concatenate([[0], np.cumsum(np.bincount(self.users, minlength=self.num_users))])
 
+    def user_codes(self, ids: list[str]) -> np.ndarray:
+        """Codes of user ids; -1 for a user unknown to training."""
+        index = self.user_index
+        return np.array([index.get(str(user), -1) for user in ids], dtype=np.int64)
+
     def item_codes(self, ids: list[str]) -> np.ndarray:
         """Codes of item ids; -1 for an item never seen in training."""
         index = self.item_index

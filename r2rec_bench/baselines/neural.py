@@ -306,8 +306,7 @@ class LightGCNBaseline(TorchBaseline):
 
     def _score_batch(self, users, histories, codes):
         assert self.data is not None
-        index = self.data.user_index
-        rows = torch.tensor([index.get(str(user), -1) for user in users], dtype=torch.int64)
+        rows = torch.from_numpy(self.data.user_codes(users))
         final = self.model.propagate()
         # A user unknown to training has no node in the graph: every candidate scores 0.
         vectors = torch.where((rows >= 0)[:, None], final[rows.clamp(min=0)], 0.0)

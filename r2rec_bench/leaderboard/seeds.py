@@ -117,7 +117,7 @@ def recomputed_seeds(submission: Submission) -> dict:
         own = {**results, "model": run["model"]}
         if (
             same_model(own) != same_model(results)
-            or run["model"].get("seed", run["seed"]) != (run["seed"])
+            or run["model"].get("seed", run["seed"]) != run["seed"]
         ):
             raise Rejected(f"{here}: `model` is not the submitted model at this seed; {_RESUBMIT}")
         if len(run["rankings"]) != len(samples) or len(run["valid"]) != len(samples):

@@ -39,7 +39,7 @@ RECBOLE_NAMES = {
 }
 # RecBole's default batch of 2048 makes its sequential models' epochs slower on a CPU than
 # batch 256 does (scripts/recbole_yardstick.py); the yardstick runs them at 256.
-RECBOLE_BATCH = {"SASRec": 256, "GRU4Rec": 256, "Caser": 256}
+RECBOLE_SEQUENTIAL, RECBOLE_SEQUENTIAL_BATCH = {"SASRec", "GRU4Rec", "Caser"}, 256
 # The torch models train for minutes on two cores: `-m "not slow"` leaves them out.
 CASES = [
     "random",
@@ -71,8 +71,8 @@ def recbole(name: str, dataset: Path, out: Path) -> dict:
     script = REPO / "scripts" / "recbole_yardstick.py"
     command = [python, str(script), "--dataset", str(dataset), "--out", str(out)]
     model = RECBOLE_NAMES[name]
-    if model in RECBOLE_BATCH:
-        command += ["--train-batch-size", str(RECBOLE_BATCH[model])]
+    if model in RECBOLE_SEQUENTIAL:
+        command += ["--train-batch-size", str(RECBOLE_SEQUENTIAL_BATCH)]
     subprocess.run([*command, "--models", model], check=True, capture_output=True)
     return json.loads(out.read_text())["results"][0]
 
