@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.protocol import ProtocolParams, run_protocol
-from r2rec_bench.protocol.pipeline import iterative_kcore
+from r2rec_bench.protocol.cleaning import iterative_kcore
 from r2rec_bench.sources.types import Catalog, Interactions, RawLog
 from r2rec_bench.task.order import tie_keys
 

@@ -6,70 +6,23 @@ log (plus sorts) and handles logs of tens of millions of interactions on a lapto
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from r2rec_bench.errors import UserError
 from r2rec_bench.protocol.candidates import draw_negatives, place_target
+from r2rec_bench.protocol.cleaning import clean_log, disambiguate_titles, present, stable_order
 from r2rec_bench.protocol.types import (
     EvalSplit,
     ProtocolCatalog,
     ProtocolOutput,
     ProtocolParams,
-    StepCount,
-    TitleChange,
     TrainLog,
 )
 from r2rec_bench.sources.types import RawLog
-from r2rec_bench.task.ids import factorize_sorted
 from r2rec_bench.task.order import tie_keys
 
-_SPACES = re.compile(r"\s+")
 # Seed-sequence keys: each split draws its candidates from its own independent stream.
 VALIDATION_STREAM, TEST_STREAM, TRAINING_STREAM = 1, 2, 3
-
-
-def _present(codes: np.ndarray) -> np.ndarray:
-    """The distinct values of an array of small non-negative codes, ascending.
-
-    A bincount is linear; ``np.unique`` (hash-based in numpy 2) is not, on tens of millions.
-    """
-    return np.flatnonzero(np.bincount(codes))
-
-
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """``np.unique`` by a sort and a neighbour comparison: linearithmic, never hashed."""
-    values = np.sort(values)
-    keep = np.ones(len(values), dtype=bool)
-    keep[1:] = values[1:] != values[:-1]
-    return values[keep]
-
-
-def _order(*keys: np.ndarray) -> np.ndarray:
-    """Stable sort order by ``keys``, the last one primary (like ``np.lexsort``).
-
-    Keys (non-negative integers after shifting) are packed into as few int64 words as their
-    bit widths allow, and each word is sorted with one stable argsort, least significant
-    first: much faster than a multi-key lexsort on tens of millions of rows.
-    """
-    shifted = [k.astype(np.int64) - int(k.min()) if len(k) else k.astype(np.int64) for k in keys]
-    widths = [max(1, int(k.max()).bit_length()) if len(k) else 1 for k in shifted]
-    words: list[list[int]] = [[]]
-    used = 0
-    for index, width in enumerate(widths):  # least significant key first
-        if used + width > 62 and words[-1]:
-            words.append([])
-            used = 0
-        words[-1].append(index)
-        used += width
-    order = np.arange(len(keys[0]))
-    for word in words:
-        packed = np.zeros(len(order), dtype=np.int64)
-        for index in reversed(word):
-            packed = (packed << widths[index]) | shifted[index][order]
-        order = order[np.argsort(packed, kind="stable")]
-    return order
 
 
 def _recode(codes: np.ndarray, kept: np.ndarray, size: int) -> np.ndarray:
@@ -77,80 +30,6 @@ def _recode(codes: np.ndarray, kept: np.ndarray, size: int) -> np.ndarray:
     table = np.full(size, -1, dtype=np.int64)
     table[kept] = np.arange(len(kept))
     return table[codes]
-
-
-def _count(step: str, users: np.ndarray, items: np.ndarray) -> StepCount:
-    return StepCount(step, len(users), len(_present(users)), len(_present(items)))
-
-
-def _clean_title(title) -> str:
-    """Whitespace collapsed, and double quotes made single: reasoning cites titles inside
-    double quotes, so a title must never contain one."""
-    if title is None:
-        return ""
-    return _SPACES.sub(" ", str(title)).strip().replace('"', "'")
-
-
-def iterative_kcore(
-    users: np.ndarray, items: np.ndarray, user_core: int, item_core: int
-) -> np.ndarray:
-    """Mask of interactions kept by the iterative k-core (every user and item has at least
-    ``user_core`` / ``item_core`` interactions, recomputed until nothing changes)."""
-    keep = np.ones(len(users), dtype=bool)
-    n_users, n_items = int(users.max(initial=-1)) + 1, int(items.max(initial=-1)) + 1
-    while True:
-        user_degree = np.bincount(users[keep], minlength=n_users)
-        item_degree = np.bincount(items[keep], minlength=n_items)
-        drop = keep & ((user_degree[users] < user_core) | (item_degree[items] < item_core))
-        if not drop.any():
-            return keep
-        keep &= ~drop
-
-
-def _merge_duplicate_titles(
-    titles: list[str], item_ids: np.ndarray
-) -> tuple[np.ndarray, list[TitleChange]]:
-    """Map every item to the smallest-id item carrying the same title."""
-    canonical = np.arange(len(titles), dtype=np.int64)
-    first_with_title: dict[str, int] = {}
-    groups: dict[int, list[int]] = {}
-    for code, title in enumerate(titles):  # codes ascend in id order: the first one is kept
-        keeper = first_with_title.setdefault(title, code)
-        if keeper != code:
-            canonical[code] = keeper
-            groups.setdefault(keeper, [keeper]).append(code)
-    changes = [
-        TitleChange(
-            title=titles[keeper],
-            kept_id=str(item_ids[keeper]),
-            item_ids=tuple(str(item_ids[c]) for c in codes),
-        )
-        for keeper, codes in sorted(groups.items())
-    ]
-    return canonical, changes
-
-
-def _disambiguate_titles(titles: list[str], item_ids: np.ndarray) -> list[TitleChange]:
-    """Give every item whose title collides the suffix ``[id]`` (in place)."""
-    by_title: dict[str, list[int]] = {}
-    for code, title in enumerate(titles):
-        by_title.setdefault(title, []).append(code)
-    changes = []
-    for title, codes in by_title.items():
-        if len(codes) > 1:
-            for code in codes:
-                titles[code] = f"{title} [{item_ids[code]}]"
-            changes.append(
-                TitleChange(
-                    title=title,
-                    kept_id=None,
-                    item_ids=tuple(str(item_ids[c]) for c in codes),
-                    new_titles=tuple(titles[c] for c in codes),
-                )
-            )
-    if len(set(titles)) != len(titles):  # a suffixed title met an existing one: vanishingly rare
-        raise UserError("protocol: titles are still not unique after disambiguation")
-    return changes
 
 
 def _eval_split(
@@ -215,93 +94,18 @@ def _split_with_candidates(
     )
 
 
-def _catalog_rows(log: RawLog) -> dict[str, int]:
-    """Catalog row of each item id. An id listed twice is an error naming both entries: which
-    entry to keep would depend on the row order, and with it the titles and the fingerprint."""
-    rows: dict[str, int] = {}
-    for row, item_id in enumerate(log.catalog.item_id):
-        first = rows.setdefault(item_id, row)
-        if first != row:
-            shown = str(item_id)[:80]
-            raise UserError(
-                f"{log.source}: item id {shown!r} is listed twice in the catalog (entries "
-                f"{first + 1:,} and {row + 1:,}); keep one entry per item in the item file"
-            )
-    return rows
-
-
 def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
     """Apply DESIGN.md §4 to ``log``: the result does not depend on the raw row order."""
-    raw = log.interactions
-    if len(raw) == 0:
-        raise UserError(f"{log.source}: the interaction log is empty; check the raw files")
-    try:
-        user_codes, user_ids = factorize_sorted(raw.user_id, "user id")
-        item_codes, item_ids = factorize_sorted(raw.item_id, "item id")
-    except UserError as exc:
-        raise UserError(f"{log.source}: {exc}") from None
-    timestamps = np.asarray(raw.timestamp, dtype=np.int64)
-    ratings = np.asarray(raw.rating, dtype=np.float64)
-    steps = [_count("raw log", user_codes, item_codes)]
-
-    # Attach the catalog: items without a catalog entry or a title cannot be shown to a model.
-    catalog_row = _catalog_rows(log)
-    item_catalog_row = np.array([catalog_row.get(i, -1) for i in item_ids], dtype=np.int64)
-    item_titles = [
-        _clean_title(log.catalog.title[row]) if row >= 0 else "" for row in item_catalog_row
-    ]
-    has_title = np.array([bool(t) for t in item_titles], dtype=bool)
-    keep = has_title[item_codes]
-    if not keep.all():
-        steps.append(_count("items with a catalog title", user_codes[keep], item_codes[keep]))
-
-    if params.min_rating is not None:
-        keep &= ratings >= params.min_rating
-        steps.append(_count(f"rating >= {params.min_rating:g}", user_codes[keep], item_codes[keep]))
-
-    title_changes: list[TitleChange] = []
-    if params.duplicate_titles == "merge":
-        canonical, title_changes = _merge_duplicate_titles(item_titles, item_ids)
-        item_codes = canonical[item_codes]
-    # Every (user, item) pair the user touched, whatever its rating: never a negative.
-    touched_users, touched_items = (
-        user_codes[has_title[item_codes]],
-        item_codes[has_title[item_codes]],
-    )
-
-    users, items = user_codes[keep], item_codes[keep]
-    times, rates = timestamps[keep], ratings[keep]
-    if title_changes:
-        steps.append(_count("duplicate titles merged", users, items))
-
-    # Duplicate (user, item) pairs keep the earliest; rating breaks exact ties so that the
-    # choice never depends on row order.
-    comparable = np.where(np.isnan(rates), -np.inf, rates)  # NaN (no rating) ranks lowest
-    rating_codes = np.searchsorted(_sorted_unique(comparable), comparable)
-    order = _order(rating_codes, times, items, users)
-    users, items, times, rates = users[order], items[order], times[order], rates[order]
-    first = np.ones(len(users), dtype=bool)
-    first[1:] = (users[1:] != users[:-1]) | (items[1:] != items[:-1])
-    users, items, times, rates = users[first], items[first], times[first], rates[first]
-    steps.append(_count("duplicate pairs removed", users, items))
-
-    if params.user_core or params.item_core:
-        core = iterative_kcore(users, items, params.user_core, params.item_core)
-        users, items, times, rates = users[core], items[core], times[core], rates[core]
-        steps.append(_count(f"{params.user_core}/{params.item_core}-core", users, items))
-    enough = np.bincount(users, minlength=len(user_ids))[users] >= 3
-    if not enough.all():
-        users, items, times, rates = users[enough], items[enough], times[enough], rates[enough]
-        steps.append(_count("users with >= 3 interactions", users, items))
-    if len(users) == 0:
-        raise UserError(
-            f"{log.source}: no interaction is left after filtering ({steps[-2].step} kept "
-            f"{steps[-2].interactions}); lower user_core/item_core or min_rating"
-        )
+    clean = clean_log(log, params)
+    user_ids, item_ids, steps = clean.user_ids, clean.item_ids, clean.steps
+    users, items, times, rates = clean.users, clean.items, clean.times, clean.rates
+    item_titles, item_catalog_row = clean.item_titles, clean.item_catalog_row
+    title_changes, touched = clean.title_changes, clean.touched
+    del clean  # each of its arrays is replaced below: holding them all is the peak at 10M
 
     # Re-code the survivors densely; codes still follow id order.
-    kept_users = _present(users)
-    kept_items = _present(items)
+    kept_users = present(users)
+    kept_items = present(items)
     users = _recode(users, kept_users, len(user_ids)).astype(np.int32)
     items = _recode(items, kept_items, len(item_ids)).astype(np.int32)
     n_items = len(kept_items)
@@ -309,7 +113,7 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
     # Per-user chronological order; same-second ties by the seeded hash of (user, item)
     # (item codes only separate the vanishingly rare equal 48-bit keys).
     ties = tie_keys(users, items, user_ids[kept_users], item_ids[kept_items], params.tie_seed)
-    order = _order(items, ties, times, users)
+    order = stable_order(items, ties, times, users)
     users, items, times, rates = users[order], items[order], times[order], rates[order]
     lengths = np.bincount(users, minlength=len(kept_users))
     starts = np.zeros(len(kept_users), dtype=np.int64)
@@ -318,7 +122,7 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
     # Catalog of the survivors, with unique titles.
     titles = [item_titles[code] for code in kept_items]
     if params.duplicate_titles == "disambiguate":
-        title_changes = _disambiguate_titles(titles, item_ids[kept_items])
+        title_changes = disambiguate_titles(titles, item_ids[kept_items])
     surviving_rows = item_catalog_row[kept_items]
     attributes = {
         name: [values[row] for row in surviving_rows]
@@ -337,14 +141,13 @@ def run_protocol(log: RawLog, params: ProtocolParams) -> ProtocolOutput:
     train = TrainLog(users[is_train], items[is_train], times[is_train], rates[is_train])
 
     # Seen pairs for negative sampling: the raw log's touches of surviving users and items.
-    touched = np.stack(
-        [
-            _recode(touched_users, kept_users, len(user_ids)),
-            _recode(touched_items, kept_items, len(item_ids)),
-        ]
-    )
-    touched = touched[:, (touched[0] >= 0) & (touched[1] >= 0)]
-    seen_keys = _sorted_unique(touched[0] * n_items + touched[1])
+    # Re-coding is monotone in both codes, so the keys stay sorted and distinct.
+    touched_users, touched_items = np.divmod(touched, len(item_ids))
+    touched_users = _recode(touched_users, kept_users, len(user_ids))
+    touched_items = _recode(touched_items, kept_items, len(item_ids))
+    survives = (touched_users >= 0) & (touched_items >= 0)
+    seen_keys = touched_users[survives] * n_items + touched_items[survives]
+    del touched_users, touched_items
 
     popularity = np.bincount(train.item, minlength=n_items).astype(np.int64)
     user_index = np.arange(len(kept_users), dtype=np.int32)
