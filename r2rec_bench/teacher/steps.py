@@ -119,7 +119,11 @@ class ExampleState:
         # The user's items at or after the target, in any split (its validation and test
         # targets among them), except those the history shows (a tie at the target's time):
         # never in a profile, an option or a thought.
-        later = np.setdiff1d(np.setdiff1d(ex.seen, ex.visible), history)
+        later = np.zeros(planner.n_items, dtype=bool)  # a mask: setdiff1d sorts, this does not
+        later[ex.seen] = True
+        later[ex.visible] = False
+        later[history] = False
+        later = np.flatnonzero(later)
         self.forbidden = frozenset(int(i) for i in later if i != target)
         self.hidden = np.zeros(planner.n_items, dtype=bool)  # chain items, the target and
         self.hidden[later] = True  # the user's later items: never in a profile (chain
@@ -146,9 +150,14 @@ class ExampleState:
         return [nodes[k] for k in order], int(np.flatnonzero(order == 0)[0])
 
     def _corrections(self, codes: list[int], answer: int, masks_item: bool) -> tuple[str, ...]:
+        # A wrong user is never named (users are shown as anonymous profiles), so only an
+        # item step's codes are titles; a user's code read as an item is another item's
+        # title, or past the catalog's end when users outnumber items (MovieLens-1M).
         titles = self.p.text.titles
         return tuple(
-            "" if k == answer else correction(self.rng, masks_item, f'"{titles[code]}"')
+            ""
+            if k == answer
+            else correction(self.rng, masks_item, f'"{titles[code]}"' if masks_item else "")
             for k, code in enumerate(codes)
         )
 

@@ -12,12 +12,17 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from r2rec_bench.builders import load_builder
+from r2rec_bench.chains.sampler import sample_chains
 from r2rec_bench.errors import UserError
-from r2rec_bench.protocol import EvalSplit
+from r2rec_bench.graph import TrainGraph
+from r2rec_bench.protocol import EvalSplit, run_protocol, training_targets
 from r2rec_bench.task.prompt import PromptStyle
 from r2rec_bench.teacher import build_traces, make_teacher
+from r2rec_bench.teacher.facts import CoVectors
 from r2rec_bench.teacher.plan import Planner
 from r2rec_bench.teacher.prompting import step_messages
+from tests.benchmarks.synthetic import Shape, synthetic_log
 from tests.support.teacher_driver import dump
 
 STYLE = PromptStyle()
@@ -252,3 +257,46 @@ def test_unknown_teacher_names_are_one_line_user_errors():
         assert "\n" not in str(caught.value) and "template" in str(caught.value)
     with pytest.raises(UserError, match="base URL"):
         make_teacher("openai:some-model")
+
+
+def test_user_steps_name_no_item_when_users_outnumber_items():
+    """MovieLens-1M has 6,040 users and 3,706 items. A wrong user option is an anonymous
+    profile: its correction names nobody, and reading its user code as an item once named
+    an unrelated title (and failed past the catalog's end)."""
+    spec = load_builder("ml-1m-iot")
+    output = run_protocol(synthetic_log(Shape(40_000, 1_200, 400)), spec.protocol)
+    assert len(output.user_id) > len(output.catalog)
+    examples = training_targets(output, 1)
+    graph = TrainGraph.from_train(output.train, len(output.user_id), len(output.catalog))
+    chains = sample_chains(
+        graph, examples, per_example=2, held_out=output.seen_keys, progress=False
+    )
+    planner = Planner(output, graph, STYLE)
+    user_steps = [
+        step
+        for row in range(len(examples))
+        for step in planner.plan(examples, row, tuple(chains[row])).steps
+        if step.kind == "user"
+    ]
+    assert any(max(step.codes) >= len(output.catalog) for step in user_steps)
+    for step in user_steps:
+        wrong = [k for k in range(len(step.codes)) if k != step.answer]
+        assert wrong and all('"' not in step.corrections[k] for k in wrong)
+
+
+def test_co_interaction_counts_are_the_same_however_they_are_held(ml100k_examples):
+    """All at once (a BLAS product), one dense row at a time, or least recently used rows
+    when the matrix does not fit: the same counts, each checked against its definition."""
+    _, graph, _, _ = ml100k_examples
+    n_items = graph.n_items
+    at_once = CoVectors(graph)
+    on_demand = CoVectors(graph, budget=4 * n_items * n_items, dense_work=0)
+    evicting = CoVectors(graph, budget=4 * n_items * 20)
+    rng = np.random.default_rng(0)
+    rows, columns = rng.integers(0, n_items, 40), rng.integers(0, n_items, 25)
+    expected = np.array(
+        [[len(np.intersect1d(graph.users_of(a), graph.users_of(o))) for o in columns] for a in rows]
+    )
+    for counts in (at_once, on_demand, evicting):
+        assert np.array_equal(counts.block(rows, columns), expected)
+        assert np.array_equal(counts(int(rows[0])), at_once(int(rows[0])))
