@@ -42,9 +42,9 @@ What it does, so that RecBole sees exactly what our baselines see:
   with cross-entropy over all items. Adam, lr 1e-3, batch 2048, at most ``--epochs`` epochs
   (RecBole's default 300). ``--train-batch-size`` and ``--learning-rate`` override the last
   two (RecBole's sequential models at batch 2048 take too long per epoch on a small CPU).
-  Ours do not all share these defaults: their own (``baselines/neural.py``, ``caser.py``)
-  differ in learning rate (GRU4Rec 3e-3, BPR and LightGCN 1e-2), batch size and SASRec's
-  dropout (0.2); BENCHMARKS.md §7 sets each pair side by side.
+  Ours do not all share these defaults: their own (``baselines/neural.py``,
+  ``sequential.py``, ``caser.py``) differ in learning rate (GRU4Rec 3e-3, BPR and LightGCN
+  1e-2), batch size and SASRec's dropout (0.2); BENCHMARKS.md §7 sets each pair side by side.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ times the L2 norm, not squared, of the embeddings, the convolutions and the dens
 ``MAX_ITEM_LIST_LENGTH``, 50). Inputs are left-padded, so the newest item always sits in the
 last row of the image, whichever the length of the user's history.
 
-Not the sequence models' windows (neural.SequenceBaseline): Caser's hidden state at a position
+Not the sequence models' windows (sequential.SequenceBaseline): Caser's hidden state at a position
 depends on the user and on a fixed-width context, so each training example is built whole.
 """
 

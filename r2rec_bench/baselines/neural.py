@@ -1,17 +1,13 @@
-"""BPR-MF, LightGCN, SASRec and GRU4Rec, written in torch.
+"""The torch baselines' training loop, BPR-MF and LightGCN (the sequence models, on the same
+loop: ``sequential``; Caser: ``caser``).
 
 No well-kept library fits these: the reference implementations live in RecBole, whose pins
 (``numpy<2``, old setuptools and scipy) cannot sit beside this package's stack; the graph
 libraries offer LightGCN's propagation but neither its training nor the sequence models; and
 ``implicit``'s BPR samples its negatives differently (see :class:`BPRBaseline`). Each model is
-small, follows its paper and RecBole's defaults, and trains on the CPU:
-
-- the sequence models predict the next item at *every* position of a window of the user's
-  training sequence, with a full softmax over the catalog (SASRec and GRU4Rec as RecBole
-  trains them, with cross-entropy), so one forward pass yields up to ``max_len`` training
-  targets instead of RecBole's one per padded prefix;
-- LightGCN propagates the whole training graph once per batch and learns with BPR on uniform
-  negatives; BPR-MF is the same without propagation.
+small, follows its paper and RecBole's defaults, and trains on the CPU. LightGCN propagates
+the whole training graph once per batch and learns with BPR on uniform negatives; BPR-MF is
+the same without propagation.
 
 Training is deterministic given the seed: torch's global generator is forked and seeded for
 the fit, sampling uses a seeded numpy generator, and deterministic algorithms are required.
@@ -125,140 +121,6 @@ class TorchBaseline(Baseline):
     def _score_batch(self, users, histories, codes: torch.Tensor) -> torch.Tensor: ...
 
 
-# ----------------------------------------------------------------------------- sequences
-
-
-class SequenceBaseline(TorchBaseline):
-    """A next-item model over item codes shifted by one (0 pads), trained on windows."""
-
-    def _losses(self, data, rng):
-        inputs, targets = self._windows(data, rng)
-        batch = self.hyperparameters["train_batch_size"]
-        for rows in np.array_split(rng.permutation(len(inputs)), -(-len(inputs) // batch)):
-            width = int((inputs[rows] > 0).sum(axis=1).max())
-            x = torch.from_numpy(inputs[rows, :width])
-            y = torch.from_numpy(targets[rows, :width])
-            hidden = self.model.encode(x)[y >= 0]  # (targets, dim): only real positions
-            yield F.cross_entropy(hidden @ self.model.items.weight[1:].T, y[y >= 0])
-
-    def _windows(self, data: TrainingData, rng: np.random.Generator):
-        """Every training target once per epoch: each user's sequence is cut into windows of
-        ``max_len`` inputs at a random offset, so the boundaries move between epochs."""
-        length = self.hyperparameters["max_len"]
-        offsets = data.user_offsets
-        inputs, targets = [], []
-        for user in range(data.num_users):
-            sequence = data.items[offsets[user] : offsets[user + 1]]
-            size = len(sequence)
-            for start in range(-int(rng.integers(length)), size - 1, length):
-                low, high = max(start, 0), min(start + length, size - 1)
-                if high <= low:  # a user with a single training interaction has no target
-                    continue
-                window = np.zeros(length, np.int64)
-                window[: high - low] = sequence[low:high] + 1
-                inputs.append(window)
-                target = np.full(length, -1, np.int64)
-                target[: high - low] = sequence[low + 1 : high + 1]
-                targets.append(target)
-        return np.stack(inputs), np.stack(targets)
-
-    def _score_batch(self, users, histories, codes):
-        assert self.data is not None
-        length = self.hyperparameters["max_len"]
-        sequences = [s[-length:] + 1 for s in self.user_sequences(users, histories)]
-        x = torch.zeros((len(sequences), length), dtype=torch.int64)
-        for row, sequence in enumerate(sequences):
-            x[row, : len(sequence)] = torch.from_numpy(sequence)
-        last = torch.tensor([max(len(s), 1) - 1 for s in sequences])
-        hidden = self.model.encode(x)[torch.arange(len(sequences)), last]  # (users, dim)
-        return torch.einsum("nd,ncd->nc", hidden, self.model.items(codes + 1))
-
-
-class SASRecBaseline(SequenceBaseline):
-    """Self-attentive sequential recommendation (Kang & McAuley 2018), causal attention."""
-
-    name = "sasrec"
-    DEFAULTS: ClassVar[dict] = {
-        "dim": 64,
-        "layers": 2,
-        "heads": 2,
-        "dropout": 0.2,
-        "max_len": 50,
-        "learning_rate": 1e-3,
-        "l2": 0.0,
-        "train_batch_size": 64,
-        "max_epochs": 200,
-        "patience": 10,
-    }
-
-    def _build(self, data):
-        hyper = self.hyperparameters
-        return SASRec(
-            data.num_items, hyper["dim"], hyper["layers"], hyper["heads"], hyper["dropout"],
-            hyper["max_len"],
-        )  # fmt: skip
-
-
-class GRU4RecBaseline(SequenceBaseline):
-    """Session-based recommendation with a GRU (Hidasi et al. 2016), RecBole's variant."""
-
-    name = "gru4rec"
-    DEFAULTS: ClassVar[dict] = {
-        "dim": 64,
-        "hidden": 128,
-        "dropout": 0.3,
-        "max_len": 50,
-        "learning_rate": 3e-3,
-        "l2": 0.0,
-        "train_batch_size": 128,
-        "max_epochs": 200,
-        "patience": 10,
-    }
-
-    def _build(self, data):
-        hyper = self.hyperparameters
-        return GRU4Rec(data.num_items, hyper["dim"], hyper["hidden"], hyper["dropout"])
-
-
-class SASRec(nn.Module):
-    def __init__(self, num_items: int, dim: int, layers: int, heads: int, dropout: float,
-                 max_len: int) -> None:  # fmt: skip
-        super().__init__()
-        self.items = nn.Embedding(num_items + 1, dim, padding_idx=0)
-        self.positions = nn.Embedding(max_len, dim)
-        self.norm = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(
-            dim, heads, 4 * dim, dropout, activation="gelu", batch_first=True
-        )
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        for parameter in self.parameters():
-            if parameter.dim() > 1:
-                nn.init.normal_(parameter, std=0.02)  # BERT-style, as RecBole initialises
-        self.items.weight.data[0] = 0.0
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Hidden state at each position of right-padded windows, (B, L) -> (B, L, dim).
-        Causal attention alone suffices: a real position never sees the padding after it."""
-        width = x.shape[1]
-        hidden = self.items(x) + self.positions(torch.arange(width))
-        mask = nn.Transformer.generate_square_subsequent_mask(width)
-        return self.encoder(self.dropout(self.norm(hidden)), mask=mask, is_causal=True)
-
-
-class GRU4Rec(nn.Module):
-    def __init__(self, num_items: int, dim: int, hidden: int, dropout: float) -> None:
-        super().__init__()
-        self.items = nn.Embedding(num_items + 1, dim, padding_idx=0)
-        self.dropout = nn.Dropout(dropout)
-        self.gru = nn.GRU(dim, hidden, batch_first=True)
-        self.dense = nn.Linear(hidden, dim)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        output, _ = self.gru(self.dropout(self.items(x)))
-        return self.dense(output)
-
-
 # ------------------------------------------------------------------------------- LightGCN
 
 
@@ -291,11 +153,7 @@ class LightGCNBaseline(TorchBaseline):
         order = rng.permutation(len(positives))
         for rows in np.array_split(order, -(-len(order) // hyper["train_batch_size"])):
             users, items = np.divmod(positives[rows], data.num_items)
-            negatives = rng.integers(data.num_items, size=len(rows))
-            clash = _contains(positives, users * data.num_items + negatives)
-            while clash.any():  # resample the few negatives that are positives
-                negatives[clash] = rng.integers(data.num_items, size=int(clash.sum()))
-                clash = _contains(positives, users * data.num_items + negatives)
+            negatives = uniform_negatives(rng, positives, users, data.num_items)
             u = torch.from_numpy(users)
             i, j = (torch.from_numpy(data.num_users + x) for x in (items, negatives))
             final = self.model.propagate()
@@ -330,6 +188,19 @@ class BPRBaseline(LightGCNBaseline):
 
     def _layers(self) -> int:
         return 0
+
+
+def uniform_negatives(
+    rng: np.random.Generator, positives: np.ndarray, users: np.ndarray, num_items: int
+) -> np.ndarray:
+    """One item per entry of ``users``, uniform among the items that user has no training
+    interaction with (``positives``: the sorted keys user * num_items + item)."""
+    negatives = rng.integers(num_items, size=len(users))
+    clash = _contains(positives, users * num_items + negatives)
+    while clash.any():  # resample the few negatives that are positives
+        negatives[clash] = rng.integers(num_items, size=int(clash.sum()))
+        clash = _contains(positives, users * num_items + negatives)
+    return negatives
 
 
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -16,8 +16,8 @@ BASELINES: dict[str, str] = {
     "pop": "r2rec_bench.baselines.simple:PopBaseline",
     "itemknn": "r2rec_bench.baselines.knn:ItemKNNBaseline",
     "bpr": "r2rec_bench.baselines.neural:BPRBaseline",
-    "sasrec": "r2rec_bench.baselines.neural:SASRecBaseline",
-    "gru4rec": "r2rec_bench.baselines.neural:GRU4RecBaseline",
+    "sasrec": "r2rec_bench.baselines.sequential:SASRecBaseline",
+    "gru4rec": "r2rec_bench.baselines.sequential:GRU4RecBaseline",
     "caser": "r2rec_bench.baselines.caser:CaserBaseline",
     "lightgcn": "r2rec_bench.baselines.neural:LightGCNBaseline",
 }
