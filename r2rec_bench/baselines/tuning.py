@@ -27,7 +27,7 @@ GRIDS: dict[str, dict[str, list]] = {
     "bpr": {"learning_rate": [1e-3, 3e-3, 1e-2], "reg": [1e-5, 1e-4]},
     "lightgcn": {"learning_rate": [1e-3, 1e-2], "layers": [1, 2, 3]},
     "gru4rec": {"train_batch_size": [16, 32, 128], "dropout": [0.3, 0.5]},
-    "sasrec": {"dropout": [0.2, 0.5], "max_len": [50, 100, 200]},
+    "sasrec": {"train_batch_size": [16, 32, 64], "max_len": [50, 200]},
     "caser": {"dropout": [0.2, 0.4, 0.5], "learning_rate": [1e-3, 3e-3]},
 }
 
