@@ -62,6 +62,16 @@ class TrainingData:
         """``items[offsets[u]:offsets[u + 1]]`` is user ``u``'s training sequence."""
         return np.concatenate([[0], np.cumsum(np.bincount(self.users, minlength=self.num_users))])
 
+    @property
+    def pair_keys(self) -> np.ndarray:
+        """Sorted distinct keys user * num_items + item of the training pairs (negatives are
+        drawn outside them), computed once rather than every epoch."""
+        cached = self.__dict__.get("_pair_keys")
+        if cached is None:
+            cached = np.unique(self.users * self.num_items + self.items)
+            object.__setattr__(self, "_pair_keys", cached)  # frozen: memoise without a setter
+        return cached
+
     def user_codes(self, ids: list[str]) -> np.ndarray:
         """Codes of user ids; -1 for a user unknown to training."""
         index = self.user_index

@@ -149,7 +149,7 @@ class LightGCNBaseline(TorchBaseline):
 
     def _losses(self, data, rng):
         hyper = self.hyperparameters
-        positives = np.unique(data.users * data.num_items + data.items)
+        positives = data.pair_keys
         order = rng.permutation(len(positives))
         for rows in np.array_split(order, -(-len(order) // hyper["train_batch_size"])):
             users, items = np.divmod(positives[rows], data.num_items)

@@ -40,7 +40,7 @@ class SequenceBaseline(TorchBaseline):
     def _losses(self, data, rng):
         loss = self.hyperparameters["loss"]
         owners, inputs, targets = self._windows(data, rng)
-        positives = np.unique(data.users * data.num_items + data.items) if loss != "ce" else None
+        positives = data.pair_keys if loss != "ce" else None
         batch = self.hyperparameters["train_batch_size"]
         for rows in np.array_split(rng.permutation(len(inputs)), -(-len(inputs) // batch)):
             width = int((inputs[rows] > 0).sum(axis=1).max())

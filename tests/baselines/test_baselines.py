@@ -36,7 +36,7 @@ def test_every_baseline_fits_and_scores_every_candidate(name, fitted, test_split
     assert report.name == name and report.seed == 0 and not report.from_cache
     assert report.hyperparameters == {**baseline_class(name).DEFAULTS, **SMALL[name]}
     assert report.dataset_fingerprint == training_data.fingerprint
-    assert report.parameters > 0 and report.train_seconds > 0
+    assert report.parameters > 0
     # The recorded validation HR@1 is that of the weights kept, recomputed from scratch.
     validation = evaluate(baseline, training_data.validation)["metrics"]["hr@1"]["value"]
     assert validation == pytest.approx(report.best_validation_hr1)
