@@ -34,7 +34,11 @@ What it does, so that RecBole sees exactly what our baselines see:
   HR@10, NDCG@10 with a seeded bootstrap over users, plus each user's id and target rank (so
   the intervals, and paired differences against our runs, can be recomputed with
   r2rec-bench's own ``summarize`` and ``paired_compare``).
-- Time: wall and CPU seconds from loading the atomic files to the last test score, per model.
+- Time: wall and CPU seconds from loading the atomic files to the last test score, per model
+  (summed over sittings when ``--checkpoint-dir`` resumed it). Autograd's anomaly mode, which
+  importing RecBole's sequential models switches on (``sine.py``), is switched off: it
+  changes no number, only the time.
+- ``--checkpoint-dir``: see ``recbole_resume.py``; for runs longer than one sitting.
 - Models and hyper-parameters: RecBole's defaults (its ``properties/model/*.yaml``): Pop;
   ItemKNN k=100, shrink 0; BPR and LightGCN (2 layers) 64 dims; SASRec 2 layers, 2 heads, 64
   dims, dropout 0.5, max length 50; GRU4Rec 64/128, dropout 0.3; Caser 64 dims, 4 vertical
@@ -66,6 +70,8 @@ import pandas as pd
 # The benchmark's contract (task/) needs only numpy and pandas: import it from this checkout,
 # so that order and ties are the benchmark's own, not a copy.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from recbole_resume import Resume  # scripts/, beside this file
+
 from r2rec_bench.task.order import protocol_order
 from r2rec_bench.task.scoring import target_ranks
 
@@ -75,6 +81,10 @@ SEQUENTIAL = {"SASRec", "GRU4Rec", "Caser"}
 # 50 RecBole would otherwise give it (and 50 horizontal filter heights).
 MAX_LENGTH = {"Caser": 5}
 ONE_PASS = {"Pop", "ItemKNN"}  # nothing to iterate: one epoch is the whole fit
+
+
+def fingerprint(dataset: Path) -> str:
+    return json.loads((dataset / "MANIFEST.json").read_text())["fingerprint"]
 
 
 def read_split(dataset: Path, name: str) -> pd.DataFrame:
@@ -217,6 +227,12 @@ def run_model(name: str, args, directory: Path, validation, test) -> dict:
     train_data, valid_data, test_data = data_preparation(cfg, data)
     init_seed(cfg["seed"] + cfg["local_rank"], cfg["reproducibility"])
     model = get_model(cfg["model"])(cfg, train_data._dataset).to(cfg["device"])
+    # Importing RecBole's sequential models runs sine.py's module-level
+    # ``torch.autograd.set_detect_anomaly(True)``, which turns on autograd's anomaly mode for
+    # every model of the process: a NaN check and a stack trace per backward node, a
+    # debugging aid that changes no number but multiplies training time. Off, as RecBole
+    # means its models to run.
+    torch.autograd.set_detect_anomaly(False)
     valid_scorer = CandidateScorer(data, validation)
     test_scorer = CandidateScorer(data, test)
     curve: list[float] = []
@@ -224,35 +240,51 @@ def run_model(name: str, args, directory: Path, validation, test) -> dict:
     trainer_class = get_trainer(cfg["MODEL_TYPE"], cfg["model"])
 
     class OurValidation(trainer_class):  # type: ignore[misc, valid-type]
-        """Early stopping on HR@1 over our validation candidates; best weights in memory;
-        training ends after the epoch that passes ``--max-seconds``."""
+        """Early stopping on HR@1 over our validation candidates; best weights in memory."""
 
         def _valid_epoch(self, valid_data, show_progress=False):
             hr1 = float((valid_scorer.ranks(self.model, valid_data) <= 1).mean())
             curve.append(hr1)
             if hr1 > best.get("hr1", -1.0):
                 best.update(hr1=hr1, epoch=len(curve), state=copy.deepcopy(self.model.state_dict()))
-            elapsed = time.perf_counter() - start
-            print(f"  {name} epoch {len(curve)}: validation HR@1 {hr1:.4f}, {elapsed:.0f} s",
-                  file=sys.stderr, flush=True)  # fmt: skip
-            if args.max_seconds and elapsed > args.max_seconds:
-                raise TimeLimit
             return hr1, {"hr@1": hr1}
 
     trainer = OurValidation(cfg, model)
+    settings = {"model": name, "seed": args.seed, "manifest": fingerprint(args.dataset)}
+    settings |= {key: cfg[key] for key in ("train_batch_size", "learning_rate", "stopping_step")}
+    resume = Resume(args.checkpoint_dir, name, settings)
+    earlier = resume.load(trainer, train_data)
+    earlier_seconds, earlier_cpu = 0.0, 0.0
+    if earlier:
+        curve.extend(earlier["curve"])
+        best.update(earlier["best"])
+        earlier_seconds, earlier_cpu = earlier["seconds"], earlier["cpu_seconds"]
+        print(f"  {name}: resumed after epoch {len(curve)} from {resume.path}", file=sys.stderr)
+
+    def after_epoch(epoch_index: int, valid_score: float) -> None:
+        """Runs after RecBole's early-stopping update: checkpoint, progress, time limit."""
+        elapsed = time.perf_counter() - start
+        resume.save(trainer, train_data, curve, best, earlier_seconds + elapsed,
+                    earlier_cpu + time.process_time() - start_cpu)  # fmt: skip
+        print(f"  {name} epoch {len(curve)}: validation HR@1 {valid_score:.4f}, {elapsed:.0f} s",
+              file=sys.stderr, flush=True)  # fmt: skip
+        if args.max_seconds and elapsed > args.max_seconds:
+            raise TimeLimit
+
     try:
-        trainer.fit(train_data, valid_data, saved=False, show_progress=False, verbose=False)
+        trainer.fit(train_data, valid_data, saved=False, show_progress=False, verbose=False,
+                    callback_fn=after_epoch)  # fmt: skip
         stopped_by = "early stopping" if len(curve) < cfg["epochs"] else "epochs"
     except TimeLimit:
         stopped_by = "time limit"
     if best:
         model.load_state_dict(best["state"])
     ranks = test_scorer.ranks(model, test_data)
-    seconds = time.perf_counter() - start
     return {
         "model": name,
-        "seconds": seconds,
-        "cpu_seconds": time.process_time() - start_cpu,
+        "seconds": earlier_seconds + time.perf_counter() - start,
+        "cpu_seconds": earlier_cpu + time.process_time() - start_cpu,
+        "sittings": 1 + bool(earlier),
         "epochs": len(curve),
         "stopped_by": stopped_by,
         "best_epoch": best.get("epoch", 0),
@@ -306,6 +338,9 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=0.0,
                         help="Adam's learning rate (0: RecBole's model default)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="torch threads (ours use 1)")
+    parser.add_argument("--checkpoint-dir", type=Path,
+                        help="keep each model's training state here after every epoch; "
+                        "resume from it when present (runs longer than one sitting)")  # fmt: skip
     parser.add_argument("--name", default="r2rec", help="RecBole's name for the dataset")
     args = parser.parse_args()
 
@@ -321,6 +356,8 @@ def main() -> None:
     test = read_split(args.dataset, "test")
     results = []
     args.dataset, args.out = args.dataset.resolve(), args.out.resolve()
+    if args.checkpoint_dir:
+        args.checkpoint_dir = args.checkpoint_dir.resolve()
     with tempfile.TemporaryDirectory(prefix="recbole-yardstick-") as tmp:
         directory = Path(tmp)
         # RecBole's trainer writes TensorBoard logs under the working directory.
@@ -335,12 +372,11 @@ def main() -> None:
             # Written after every model, so a long run's finished models are kept.
             args.out.write_text(json.dumps({
                 "dataset": str(args.dataset),
-                "manifest": json.loads((args.dataset / "MANIFEST.json").read_text()).get(
-                    "fingerprint"
-                ),
+                "manifest": fingerprint(args.dataset),
                 "recbole": recbole.__version__,
                 "torch": torch.__version__,
                 "threads": args.threads,
+                "anomaly_detection": False,
                 "results": results,
             }, indent=2, default=float) + "\n")  # fmt: skip
 
