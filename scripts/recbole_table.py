@@ -56,9 +56,15 @@ def our_fit(run: Path) -> str:
     return f"{epochs} | {seconds}"
 
 
-def label(result: dict) -> str:
+def label(result: dict, threads: int) -> str:
+    """Settings, and how the run was timed where it differs from one thread in one sitting."""
     hyper = result["hyperparameters"]
-    return f"lr {hyper['learning_rate']:g}, batch {hyper['train_batch_size']}"
+    text = f"lr {hyper['learning_rate']:g}, batch {hyper['train_batch_size']}"
+    if threads != 1:
+        text += f", {threads} threads"
+    if result.get("sittings", 1) > 1:
+        text += f", {result['sittings']} sittings"
+    return text
 
 
 def main() -> None:
@@ -71,7 +77,8 @@ def main() -> None:
           "| CPU s | ours − RecBole, HR@1 [95%], p |")  # fmt: skip
     print("|---|---|---|---|---|---|---:|---|")
     for path in args.recbole:
-        for result in json.loads(path.read_text())["results"]:
+        run = json.loads(path.read_text())
+        for result in run["results"]:
             name = result["model"].lower()
             if name in ours:
                 mine = our_ranks(ours[name])
@@ -93,7 +100,7 @@ def main() -> None:
                 b, difference = np.array(result["test_ranks"]), ""
             row = summarize(b, np.ones(len(b), bool))["metrics"]
             cpu = result.get("cpu_seconds")
-            print(f"| | RecBole ({label(result)}) | "
+            print(f"| | RecBole ({label(result, run.get('threads', 1))}) | "
                   + " | ".join(_cell(row[c]) for c in COLUMNS)
                   + f" | {result['epochs']} ({result['best_epoch']}), {result['stopped_by']} | "
                   + (f"{cpu:.0f}" if cpu else f"{result['seconds']:.0f} wall")
