@@ -38,7 +38,7 @@ class Resume:
         trainer.optimizer.load_state_dict(state["optimizer_state"])
         # An early-stopped run resumes as finished: only its test scoring is repeated.
         finished = state["cur_step"] > self.settings["stopping_step"]
-        trainer.start_epoch = trainer.epochs if finished else state["epochs"]
+        trainer.start_epoch = trainer.epochs if finished else len(state["curve"])
         trainer.best_valid_score, trainer.cur_step = state["best_valid_score"], state["cur_step"]
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
@@ -54,7 +54,6 @@ class Resume:
         generator = getattr(train_data, "generator", None)
         state = {
             "settings": self.settings,
-            "epochs": len(curve),
             "curve": curve,
             "best": best,
             "model_state": trainer.model.state_dict(),

@@ -250,9 +250,10 @@ def run_model(name: str, args, directory: Path, validation, test) -> dict:
             return hr1, {"hr@1": hr1}
 
     trainer = OurValidation(cfg, model)
-    settings = {"model": name, "seed": args.seed, "manifest": fingerprint(args.dataset)}
+    settings = {"model": name, "seed": args.seed, "manifest": args.manifest}
     settings |= {key: cfg[key] for key in ("train_batch_size", "learning_rate", "stopping_step")}
-    resume = Resume(args.checkpoint_dir, name, settings)
+    # A one-pass model has nothing to resume, and its counts (Pop's) live outside state_dict.
+    resume = Resume(None if name in ONE_PASS else args.checkpoint_dir, name, settings)
     earlier = resume.load(trainer, train_data)
     earlier_seconds, earlier_cpu = 0.0, 0.0
     if earlier:
@@ -356,6 +357,7 @@ def main() -> None:
     test = read_split(args.dataset, "test")
     results = []
     args.dataset, args.out = args.dataset.resolve(), args.out.resolve()
+    args.manifest = fingerprint(args.dataset)  # read once: it keys checkpoints and the output
     if args.checkpoint_dir:
         args.checkpoint_dir = args.checkpoint_dir.resolve()
     with tempfile.TemporaryDirectory(prefix="recbole-yardstick-") as tmp:
@@ -372,7 +374,7 @@ def main() -> None:
             # Written after every model, so a long run's finished models are kept.
             args.out.write_text(json.dumps({
                 "dataset": str(args.dataset),
-                "manifest": fingerprint(args.dataset),
+                "manifest": args.manifest,
                 "recbole": recbole.__version__,
                 "torch": torch.__version__,
                 "threads": args.threads,
